@@ -1,0 +1,116 @@
+"""Axis 1: the closed forms of paths.py against a search of the explicit routing graph."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pathcost as pc
+
+SPECS = [
+    pc.RNN(d_model=4),
+    pc.RNN(d_model=4, layers=3),
+    pc.LSTM(d_model=4, layers=2),
+    pc.CNN(d_model=4, kernel=3, layers=4),
+    pc.CNN(d_model=4, kernel=3, layers=4, causal=False),
+    pc.CNN(d_model=4, kernel=5, layers=2, causal=False),
+    pc.CNN(d_model=4, kernel=2, layers=4, dilations=(1, 2, 4, 8)),
+    pc.CNN(d_model=4, kernel=3, layers=3, dilations=(1, 2, 4), causal=False),
+    pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1)),  # gridded: holes in its span
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, causal=False),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=3, window=2),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=3, causal=False),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+def test_path_length_equals_search_of_the_routing_graph(spec):
+    n = 14
+    for i in range(n):
+        for j in range(n):
+            found, path = pc.shortest_path(spec, n, i, j)
+            if j < i and spec.causal:
+                assert found == math.inf and path == []
+                continue
+            assert found == pc.path_length(spec, abs(j - i)), (i, j)
+            if path:
+                assert path[0] == (0, i) and path[-1][1] == j
+
+
+def test_the_article_traces():
+    # n = 4, 6, 8: x1 to the last position, as in the source article's traces
+    assert [pc.path_length(pc.RNN(d_model=8), n - 1) for n in (4, 6, 8)] == [3, 5, 7]
+    assert [pc.sequential_steps(pc.LSTM(d_model=8), n) for n in (4, 6, 8)] == [4, 6, 8]
+    two_causal = pc.CNN(d_model=8, kernel=3, layers=2)
+    two_centred = pc.CNN(d_model=8, kernel=3, layers=2, causal=False)
+    assert pc.path_length(two_causal, 3) == 2  # causal k=3, 2 layers: x1 reaches x4
+    assert pc.path_length(two_centred, 2) == 2 and pc.path_length(two_centred, 3) == math.inf
+    assert [pc.layers_to_cover(n - 1, kernel=3) for n in (4, 6, 8)] == [2, 3, 4]
+    assert [pc.layers_to_cover(n - 1, kernel=3, causal=False) for n in (4, 6, 8)] == [3, 5, 7]
+    assert pc.path_length(pc.Transformer(d_model=8, heads=2, d_ff=8, layers=1), 7) == 1
+
+
+def test_k3_distance_511_needs_256_causal_and_511_centred_layers():
+    assert pc.layers_to_cover(511, kernel=3, causal=True) == 256
+    assert pc.layers_to_cover(511, kernel=3, causal=False) == 511
+    assert pc.path_length(pc.CNN(d_model=1, kernel=3, layers=256), 511) == 256
+    assert pc.path_length(pc.CNN(d_model=1, kernel=3, layers=255), 511) == math.inf
+
+
+def test_gridded_dilations_leave_holes_inside_the_receptive_field():
+    spec = pc.CNN(d_model=1, kernel=3, layers=2, dilations=(4, 1))
+    assert pc.receptive_field(spec) == 11  # spans offsets 0..10
+    assert pc.path_length(spec, 3) == math.inf  # but offset 3 is never reached
+    assert pc.path_length(spec, 10) == 2
+
+
+def test_receptive_field_and_sequential_steps():
+    assert pc.receptive_field(pc.CNN(d_model=1, kernel=3, layers=8)) == 17
+    assert pc.receptive_field(pc.CNN(d_model=1, kernel=3, layers=4, dilations=[1, 2, 4, 8])) == 31
+    assert pc.receptive_field(pc.Transformer(d_model=4, heads=1, d_ff=4, layers=3, window=2)) == 7
+    assert pc.receptive_field(pc.RNN(d_model=4)) == math.inf
+    assert pc.sequential_steps(pc.RNN(d_model=4, layers=3), 1024) == 1026
+    assert pc.sequential_steps(pc.Transformer(d_model=8, layers=6), 1024) == 6
+    assert pc.sequential_steps(pc.CNN(d_model=8, layers=20), 1024) == 20
+
+
+@given(
+    distance=st.integers(0, 400),
+    kernel=st.sampled_from([2, 3, 4, 5, 7]),
+    base=st.sampled_from([1, 2, 3]),
+)
+def test_layers_to_cover_is_the_first_depth_whose_span_reaches(distance, kernel, base):
+    layers = pc.layers_to_cover(distance, kernel, causal=True, dilation_base=base)
+    span = [
+        (kernel - 1) * sum(base**layer for layer in range(depth)) for depth in (layers - 1, layers)
+    ]
+    assert span[1] >= distance
+    assert layers == 0 or span[0] < distance
+
+
+@given(distance=st.integers(1, 200), kernel=st.sampled_from([3, 5, 7]))
+def test_undilated_path_length_matches_layers_to_cover(distance, kernel):
+    for causal in (True, False):
+        needed = pc.layers_to_cover(distance, kernel, causal=causal)
+        deep = pc.CNN(d_model=1, kernel=kernel, layers=needed + 2, causal=causal)
+        assert pc.path_length(deep, distance) == needed
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: pc.path_length(pc.RNN(d_model=4), -1), "distance"),
+        (lambda: pc.sequential_steps(pc.RNN(d_model=4), 0), "n"),
+        (lambda: pc.layers_to_cover(5, kernel=4, causal=False), "kernel"),
+        (lambda: pc.layers_to_cover(5, kernel=1), "kernel"),
+        (lambda: pc.layers_to_cover(5, kernel=3, dilation_base=0), "dilation_base"),
+        (lambda: pc.layers_to_cover(5.0, kernel=3), "distance"),
+        (lambda: pc.path_length("lstm", 3), "spec"),
+        (lambda: pc.shortest_path(pc.RNN(d_model=4), 4, 0, 4), "j"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

@@ -1,0 +1,34 @@
+"""Specs refuse bad sizes on construction with a ValueError that names the parameter."""
+
+import pytest
+
+import pathcost as pc
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: pc.RNN(d_model=0), "d_model"),
+        (lambda: pc.LSTM(d_model=8, layers=-1), "layers"),
+        (lambda: pc.RNN(d_model=True), "d_model"),
+        (lambda: pc.CNN(d_model=8, kernel=0), "kernel"),
+        (lambda: pc.CNN(d_model=8, kernel=4, causal=False), "kernel must be odd"),
+        (lambda: pc.CNN(d_model=8, layers=3, dilations=(1, 2)), "dilations"),
+        (lambda: pc.CNN(d_model=8, layers=2, dilations=(1, 0)), "dilations"),
+        (lambda: pc.CNN(d_model=8, causal="yes"), "causal"),
+        (lambda: pc.Transformer(d_model=10, heads=4), "divisible by heads"),
+        (lambda: pc.Transformer(d_model=8, heads=2, window=0), "window"),
+        (lambda: pc.Transformer(d_model=8, heads=2, d_ff=0), "d_ff"),
+    ],
+)
+def test_bad_spec_is_refused(make, name):
+    with pytest.raises(ValueError, match=name):
+        make()
+
+
+def test_specs_are_hashable_values():
+    a = pc.CNN(d_model=8, layers=2, dilations=[1, 2])
+    assert a == pc.CNN(d_model=8, layers=2, dilations=(1, 2)) and hash(a)
+    assert a.dilation_schedule == (1, 2)
+    assert pc.CNN(d_model=8, layers=3).dilation_schedule == (1, 1, 1)
+    assert pc.Transformer(d_model=512, heads=8).d_head == 64
