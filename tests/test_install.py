@@ -58,8 +58,13 @@ def test_installing_pathcost_keeps_the_installed_torch(tmp_path):
     result = pip(str(ROOT))
     assert result.returncode == 0, result.stderr[-2000:]
     check = subprocess.run(
-        [python, "-c", "import torch, pathcost.specs; print(torch.__version__)"],
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m, torch; "
+            "print(torch.__version__, m.version('pathcost'))",
+        ],
         capture_output=True,
         text=True,
     )
-    assert check.stdout.strip() == OLD_TORCH, check.stderr[-2000:]
+    assert check.stdout.split() == [OLD_TORCH, "0.1.0"], check.stderr[-2000:]

@@ -1,0 +1,204 @@
+"""Axis 1, dependency path length: how far information must travel. Pure integer arithmetic.
+
+Conventions (stated once, used by every function, derived in "Routing graphs"):
+
+- Positions are counted in tokens; the distance from input i to output j is ``d = |i - j|``.
+  A causal model (RNN, LSTM, causal CNN, causal Transformer) only carries information
+  forwards, so d means "input i, output j = i + d"; a centred CNN or a non-causal
+  Transformer reaches both ways alike.
+- Path length L counts the hops that move information between positions: one per layer of
+  a stack (CNN, Transformer), one per state transfer h_(t-1) -> h_t of a recurrence (RNN,
+  LSTM). The input projection of a recurrence moves nothing, so an RNN has L = d. A stack
+  needs at least one layer even at d = 0. L is the smallest such count on any path;
+  ``math.inf`` when the spec cannot carry position i to position j at all.
+- Sequential steps S count the longest chain of operations that must run one after the
+  other in a forward pass (the critical path), in the same units: layers of a stack, cell
+  applications of a recurrence.
+- A CNN's receptive field R is the span of input positions one output reads:
+  R = 1 + (k - 1) * sum of dilations, the same number whether the kernel is causal
+  (all of R on the left) or centred (half on each side). That is why "k = 3 needs 256
+  layers" and "needs 511 layers" to reach 511 positions back are both true: causal and
+  centred stacks.
+"""
+
+import math
+
+from ._checks import require_non_negative, require_positive
+from .specs import CNN, LSTM, RNN, Transformer, require_spec
+
+
+def _conv_taps(kernel: int, dilation: int, causal: bool) -> range:
+    """Offsets o (output t reads input t - o) of one convolution layer."""
+    if causal:
+        return range(0, (kernel - 1) * dilation + 1, dilation)
+    half = (kernel - 1) // 2 * dilation
+    return range(-half, half + 1, dilation)
+
+
+def _cnn_prefix_depth(spec: CNN, distance: int) -> int | float:
+    """Fewest bottom layers of `spec` after which input t - distance reaches output t.
+
+    Tracks the exact set of reachable offsets as the bits of one Python int, so a
+    dilation schedule with holes (gridding) is handled exactly, not by the span alone.
+    """
+    shift = 0 if spec.causal else (spec.kernel - 1) // 2 * sum(spec.dilation_schedule)
+    reachable = 1 << shift  # offset 0 before any layer
+    for depth, dilation in enumerate(spec.dilation_schedule, start=1):
+        taps = _conv_taps(spec.kernel, dilation, spec.causal)
+        reachable = _shift_union(reachable, taps)
+        if reachable >> (distance + shift) & 1:
+            return depth
+    return math.inf
+
+
+def _shift_union(mask: int, taps) -> int:
+    """Bitset of {a + o : a in mask, o in taps} (offsets may be negative)."""
+    out = 0
+    for o in taps:
+        out |= mask << o if o >= 0 else mask >> -o
+    return out
+
+
+def path_length(spec, distance: int) -> int | float:
+    """Path length L(d): position-moving hops from input i to output j, ``d = |i - j|``.
+
+    Derived in "Routing graphs". RNN, LSTM: L = d. Transformer: L = 1 with full attention,
+    ceil(d / w) with window radius w. CNN: the fewest bottom layers whose offsets reach d,
+    ceil(d / (k - 1)) for a causal stack without dilation. ``math.inf`` if unreachable.
+    """
+    require_spec(spec)
+    require_non_negative(distance=distance)
+    if isinstance(spec, (RNN, LSTM)):
+        return distance
+    if isinstance(spec, CNN):
+        return _cnn_prefix_depth(spec, distance)
+    if spec.window is None:
+        return 1
+    needed = max(1, math.ceil(distance / spec.window))
+    return needed if needed <= spec.layers else math.inf
+
+
+def sequential_steps(spec, n: int) -> int:
+    """Sequential steps S(n): the longest chain of dependent operations in one forward pass.
+
+    Derived in "Routing graphs". RNN, LSTM: S = n + layers - 1 (cell (l, t) waits for
+    (l, t-1) and (l-1, t), a wavefront; PyTorch runs layer after layer, n * layers launches).
+    CNN, Transformer: S = layers, whatever n is.
+    """
+    require_spec(spec)
+    require_positive(n=n)
+    if isinstance(spec, (RNN, LSTM)):
+        return n + spec.layers - 1
+    return spec.layers
+
+
+def receptive_field(spec) -> int | float:
+    """Receptive field R: the span of input positions one output position reads.
+
+    Derived in "Receptive fields". CNN: R = 1 + (k - 1) * sum(dilations), causal or centred.
+    Windowed Transformer: R = 1 + w * layers (causal), 1 + 2 * w * layers (both sides).
+    RNN, LSTM and full attention: unbounded, ``math.inf``.
+    """
+    require_spec(spec)
+    if isinstance(spec, CNN):
+        return 1 + (spec.kernel - 1) * sum(spec.dilation_schedule)
+    if isinstance(spec, Transformer) and spec.window is not None:
+        sides = 1 if spec.causal else 2
+        return 1 + sides * spec.window * spec.layers
+    return math.inf
+
+
+def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_base: int = 1) -> int:
+    """Fewest convolution layers whose reach spans `distance` positions.
+
+    Derived in "Receptive fields". Layer l (from 0) has dilation b^l; its one-sided reach is
+    (k - 1) * b^l causal, (k - 1) / 2 * b^l centred. Without dilation (b = 1):
+    L = ceil(d / (k - 1)) causal, ceil(2d / (k - 1)) centred. For k = 3, d = 511: 256 and 511.
+    Counts the span; a schedule with holes may skip single offsets inside it (see path_length).
+    """
+    require_non_negative(distance=distance)
+    require_positive(kernel=kernel, dilation_base=dilation_base)
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be True or False, got {causal!r}")
+    if not causal and kernel % 2 == 0:
+        raise ValueError(f"kernel must be odd for a centred (causal=False) stack, got {kernel}")
+    if distance == 0:
+        return 0
+    if kernel == 1:
+        raise ValueError(f"kernel must be >= 2 to reach distance {distance}; kernel=1 never moves")
+    halves = 2 * (kernel - 1) if causal else kernel - 1  # reach per layer, in half positions
+    if dilation_base == 1:
+        return -(-2 * distance // halves)
+    layers, reach = 0, 0
+    while reach < 2 * distance:
+        reach += halves * dilation_base**layers
+        layers += 1
+    return layers
+
+
+def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
+    """Edges (source, target, hops) of the unrolled computation graph on n positions.
+
+    Derived in "Routing graphs". Nodes are (layer, position), layer 0 being the input.
+    An edge's hops is what it adds to the path length L: 1 for every layer edge of a stack
+    and for the state edge (l, t-1) -> (l, t) of a recurrence, 0 for a recurrence's input
+    edge (l-1, t) -> (l, t), which moves nothing.
+    """
+    require_spec(spec)
+    require_positive(n=n)
+    edges = []
+    if isinstance(spec, (RNN, LSTM)):
+        for layer in range(1, spec.layers + 1):
+            for t in range(n):
+                edges.append(((layer - 1, t), (layer, t), 0))
+                if t:
+                    edges.append(((layer, t - 1), (layer, t), 1))
+        return edges
+    for layer in range(1, spec.layers + 1):
+        for t in range(n):
+            for s in _sources(spec, layer, t, n):
+                edges.append(((layer - 1, s), (layer, t), 1))
+    return edges
+
+
+def _sources(spec, layer: int, t: int, n: int) -> list[int]:
+    """Input positions that output t of stack layer `layer` (from 1) reads, inside 0..n-1."""
+    if isinstance(spec, CNN):
+        taps = _conv_taps(spec.kernel, spec.dilation_schedule[layer - 1], spec.causal)
+        return [t - o for o in taps if 0 <= t - o < n]
+    reach = n if spec.window is None else spec.window
+    first, last = t - reach, (t if spec.causal else t + reach)
+    return list(range(max(first, 0), min(last, n - 1) + 1))
+
+
+def shortest_path(spec, n: int, i: int, j: int) -> tuple[int | float, list[tuple[int, int]]]:
+    """Path length from input i to position j found by search in ``routing_graph``, and the path.
+
+    An independent route to ``path_length``: a 0-1 breadth-first search over the explicit
+    graph instead of a closed form. The path ends at the lowest layer where j is reached.
+    Returns (math.inf, []) when no path exists.
+    """
+    require_positive(n=n)
+    require_non_negative(i=i, j=j)
+    if i >= n or j >= n:
+        raise ValueError(f"i and j must be positions 0..{n - 1}, got i={i}, j={j}")
+    outgoing = {}
+    for source, target, hops in routing_graph(spec, n):
+        outgoing.setdefault(source, []).append((target, hops))
+    start = (0, i)
+    cost, parent, frontier = {start: 0}, {start: None}, [start]
+    while frontier:  # Dijkstra with 0/1 weights: expand cheapest first
+        frontier.sort(key=cost.__getitem__)
+        node = frontier.pop(0)
+        for target, hops in outgoing.get(node, []):
+            if cost[node] + hops < cost.get(target, math.inf):
+                cost[target], parent[target] = cost[node] + hops, node
+                frontier.append(target)
+    ends = [node for node in cost if node[1] == j and node[0] >= 1]
+    if not ends:
+        return math.inf, []
+    end = min(ends, key=lambda node: (cost[node], node[0]))
+    path = [end]
+    while parent[path[-1]] is not None:
+        path.append(parent[path[-1]])
+    return cost[end], path[::-1]

@@ -1,0 +1,127 @@
+"""The book's four architectures as frozen specs: what is built, never how it is run.
+
+A spec names the sizes only. The workload (sequence length n, batch, dtype, device) is
+passed to each formula or measurement separately, so one spec serves every n.
+Every spec validates on construction and raises ValueError naming the bad parameter.
+"""
+
+from dataclasses import dataclass
+
+from ._checks import is_int, require_positive
+
+
+@dataclass(frozen=True)
+class RNN:
+    """Elman recurrence h_t = tanh(W_x x_t + W_h h_(t-1) + b), `layers` stacked, width d_model."""
+
+    d_model: int
+    layers: int = 1
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, layers=self.layers)
+
+    @property
+    def causal(self) -> bool:
+        """A recurrence carries information forwards only, so this is always True."""
+        return True
+
+
+@dataclass(frozen=True)
+class LSTM:
+    """LSTM (Hochreiter & Schmidhuber 1997): four gates a step, `layers` stacked, width d_model."""
+
+    d_model: int
+    layers: int = 1
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, layers=self.layers)
+
+    @property
+    def causal(self) -> bool:
+        """A recurrence carries information forwards only, so this is always True."""
+        return True
+
+
+@dataclass(frozen=True)
+class CNN:
+    """A stack of `layers` 1-D convolutions of width `kernel`, d_model channels in and out.
+
+    dilations: one per layer; None means every dilation is 1.
+    causal=True pads on the left only, so output t reads inputs t - (k-1)*dilation ... t;
+    causal=False ("centred") pads both sides, so output t reads t -/+ (k-1)/2*dilation,
+    which needs an odd kernel.
+    """
+
+    d_model: int
+    kernel: int = 3
+    layers: int = 8
+    dilations: tuple | None = None
+    causal: bool = True
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, kernel=self.kernel, layers=self.layers)
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be True or False, got {self.causal!r}")
+        if not self.causal and self.kernel % 2 == 0:
+            raise ValueError(
+                f"kernel must be odd for a centred (causal=False) convolution, got {self.kernel}"
+            )
+        if self.dilations is not None:
+            dilations = tuple(self.dilations)
+            if len(dilations) != self.layers:
+                raise ValueError(
+                    f"dilations must have one entry per layer ({self.layers}), "
+                    f"got {len(dilations)}: {dilations!r}"
+                )
+            if not all(is_int(d) and d >= 1 for d in dilations):
+                raise ValueError(f"dilations must be integers >= 1, got {dilations!r}")
+            object.__setattr__(self, "dilations", dilations)  # a list becomes a hashable tuple
+
+    @property
+    def dilation_schedule(self) -> tuple:
+        """The dilation of every layer, bottom first (all 1 when `dilations` is None)."""
+        return self.dilations if self.dilations is not None else (1,) * self.layers
+
+
+@dataclass(frozen=True)
+class Transformer:
+    """Pre-norm Transformer blocks (Vaswani et al. 2017): attention then a ReLU FFN, each residual.
+
+    window: local attention radius w (query t sees keys within w positions); None = full.
+    causal=True masks the future, as a decoder does; causal=False lets every position see
+    both sides, as an encoder does.
+    """
+
+    d_model: int
+    heads: int = 8
+    d_ff: int = 2048
+    layers: int = 6
+    window: int | None = None
+    causal: bool = True
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
+        if self.d_model % self.heads:
+            raise ValueError(
+                "d_model must be divisible by heads, "
+                f"got d_model={self.d_model}, heads={self.heads}"
+            )
+        if self.window is not None:
+            require_positive(window=self.window)
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be True or False, got {self.causal!r}")
+
+    @property
+    def d_head(self) -> int:
+        """Width of one head, d_k = d_model / heads."""
+        return self.d_model // self.heads
+
+
+SPECS = (RNN, LSTM, CNN, Transformer)
+
+
+def require_spec(spec) -> None:
+    """Raise ValueError unless `spec` is one of the four architecture specs."""
+    if not isinstance(spec, SPECS):
+        names = ", ".join(cls.__name__ for cls in SPECS)
+        raise ValueError(f"spec must be one of {names}; got {type(spec).__name__}")
