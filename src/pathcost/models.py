@@ -18,13 +18,27 @@ from .specs import CNN, LSTM, RNN, Transformer, require_spec
 ATTENTION_KERNELS = ("explicit", "sdpa")
 
 
-class RNNLayer(nn.Module):
-    """h_t = tanh(W_x x_t + W_h h_(t-1) + b); the input product runs for all t at once."""
+class RecurrentLayer(nn.Module):
+    """A recurrence over time: the input product for all t at once, then one step per t."""
+
+    gates = 1  # how many d-wide blocks the products W_x x_t and W_h h_(t-1) produce
 
     def __init__(self, d_model: int):
         super().__init__()
-        self.input = nn.Linear(d_model, d_model)
-        self.recurrent = nn.Linear(d_model, d_model, bias=False)
+        self.input = nn.Linear(d_model, self.gates * d_model)
+        self.recurrent = nn.Linear(d_model, self.gates * d_model, bias=False)
+
+    def forward(self, x):  # x: (B, n, d)
+        u = self.input(x)  # (B, n, gates * d), parallel over positions
+        state, outputs = self.initial_state(x), []
+        for t in range(x.shape[1]):  # sequential: step t waits for step t - 1
+            state = self.step(u[:, t], state)
+            outputs.append(state[0])
+        return torch.stack(outputs, dim=1)  # (B, n, d)
+
+
+class RNNLayer(RecurrentLayer):
+    """Elman RNN: h_t = tanh(W_x x_t + b + W_h h_(t-1))."""
 
     def initial_state(self, x) -> tuple:
         return (x.new_zeros(x.shape[0], x.shape[2]),)  # h_0: (B, d)
@@ -34,22 +48,11 @@ class RNNLayer(nn.Module):
         (h,) = state
         return (torch.tanh(u_t + self.recurrent(h)),)
 
-    def forward(self, x):  # x: (B, n, d)
-        u = self.input(x)  # (B, n, d), parallel over positions
-        state, outputs = self.initial_state(x), []
-        for t in range(x.shape[1]):  # sequential: step t waits for step t - 1
-            state = self.step(u[:, t], state)
-            outputs.append(state[0])
-        return torch.stack(outputs, dim=1)  # (B, n, d)
 
-
-class LSTMLayer(RNNLayer):
+class LSTMLayer(RecurrentLayer):
     """LSTM: gates i, f, o = sigmoid(.), g = tanh(.); c_t = f c_(t-1) + i g; h_t = o tanh(c_t)."""
 
-    def __init__(self, d_model: int):
-        nn.Module.__init__(self)
-        self.input = nn.Linear(d_model, 4 * d_model)
-        self.recurrent = nn.Linear(d_model, 4 * d_model, bias=False)
+    gates = 4
 
     def initial_state(self, x) -> tuple:
         h = x.new_zeros(x.shape[0], x.shape[2])
