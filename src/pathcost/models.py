@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .costs import ATTENTION_KERNELS, window_blocks
 from .specs import CNN, LSTM, RNN, Transformer, require_spec
-
-ATTENTION_KERNELS = ("explicit", "sdpa")
 
 
 class RecurrentLayer(nn.Module):
@@ -139,17 +138,7 @@ class Fused(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-def window_blocks(n: int, window: int, causal: bool) -> tuple[int, int]:
-    """Blocked local attention: (number of query blocks of w positions, keys per block).
-
-    Derived in "Cutting the n^2". Queries are cut into ceil(n / w) blocks of w (n padded up);
-    each block scores the 2w keys around it (causal: the block before and itself) or 3w
-    (both sides: before, itself, after), and a mask keeps exactly |query - key| <= w.
-    """
-    return -(-n // window), (2 if causal else 3) * window
-
-
-def window_mask(n: int, window: int, causal: bool, device=None) -> torch.Tensor:
+def window_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> torch.Tensor:
     """Additive mask (blocks, w, keys per block) of blocked local attention: 0 seen, -inf not."""
     blocks, keys = window_blocks(n, window, causal)
     query = torch.arange(blocks * window, device=device).view(blocks, window, 1)
@@ -158,7 +147,7 @@ def window_mask(n: int, window: int, causal: bool, device=None) -> torch.Tensor:
     seen = (key >= 0) & (key < n) & ((query - key).abs() <= window)
     if causal:
         seen &= key <= query
-    return torch.zeros(seen.shape, device=device).masked_fill(~seen, float("-inf"))
+    return torch.zeros(seen.shape, device=device, dtype=dtype).masked_fill(~seen, float("-inf"))
 
 
 class SelfAttention(nn.Module):
@@ -179,7 +168,7 @@ class SelfAttention(nn.Module):
             return self.fused(q, k, v, mask)
         if isinstance(mask, bool):
             n = q.shape[-2]
-            mask = torch.full((n, n), float("-inf"), device=q.device).triu(1)
+            mask = torch.full((n, n), float("-inf"), device=q.device, dtype=q.dtype).triu(1)
         return self.values(self.scores(q, k, 0.0 if mask is None else mask), v)
 
     def forward(self, x):  # x: (B, n, d)
@@ -201,7 +190,7 @@ class SelfAttention(nn.Module):
         kb, vb = (
             F.pad(t, (0, 0, w, right)).unfold(2, keys, w).transpose(-2, -1) for t in (k, v)
         )  # (B, h, nb, keys, d_k)
-        y = self.attend(qb, kb, vb, window_mask(n, w, self.causal, q.device))
+        y = self.attend(qb, kb, vb, window_mask(n, w, self.causal, q.device, q.dtype))
         return y.flatten(2, 3)[:, :, :n]  # (B, h, n, d_k)
 
 

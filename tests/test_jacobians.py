@@ -1,0 +1,176 @@
+"""Axis 1, measured: the formulas of paths.py against the Jacobians of the real modules."""
+
+import math
+
+import pytest
+import torch
+
+import pathcost as pc
+from pathcost import jacobians
+from pathcost.models import build
+
+RECURRENT = [
+    pc.RNN(d_model=4),
+    pc.RNN(d_model=4, layers=2),
+    pc.LSTM(d_model=4),
+    pc.LSTM(d_model=4, layers=2),
+]
+CNNS = [
+    pc.CNN(d_model=4, kernel=2, layers=3),
+    pc.CNN(d_model=4, kernel=3, layers=3),
+    pc.CNN(d_model=4, kernel=5, layers=2),
+    pc.CNN(d_model=4, kernel=3, layers=3, causal=False),
+    pc.CNN(d_model=4, kernel=5, layers=2, causal=False),
+    pc.CNN(d_model=4, kernel=2, layers=3, dilations=(1, 2, 4)),
+    pc.CNN(d_model=4, kernel=3, layers=3, dilations=(1, 2, 4), causal=False),
+    pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1)),  # gridded: offset 3 never reached
+]
+# Centred and gridded: offset 3 = 4 - 1 overshoots, so next to an edge its route would pass
+# through a position outside 0..n-1, which a finite padded sequence does not have.
+OVERSHOOTING = [
+    pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1), causal=False),  # holes at +-2
+    pc.CNN(d_model=4, kernel=3, layers=3, dilations=(1, 4, 1), causal=False),
+]
+WINDOWED = [
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=3, window=1),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=3, window=2),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=3),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=3, window=1, causal=False),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=2, causal=False),
+    pc.Transformer(d_model=4, heads=1, d_ff=8, layers=2, window=3, causal=False),
+]
+FULL = [
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2),
+    pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, causal=False),
+]
+KERNELS = ["explicit", "sdpa"]
+
+
+def formula(spec, i, j):
+    """paths.path_length for input i, output j: inf when a causal model looks back."""
+    return math.inf if spec.causal and j < i else pc.path_length(spec, abs(j - i))
+
+
+def table(function, n):
+    """function(i, j) for every pair of n positions, row by row."""
+    return [[function(i, j) for j in range(n)] for i in range(n)]
+
+
+def measured(spec, n, attention="explicit"):
+    """jacobians.path_length for every pair of n positions, row by row."""
+    return table(lambda i, j: jacobians.path_length(spec, n, i, j, attention), n)
+
+
+@pytest.mark.parametrize("spec", RECURRENT + CNNS, ids=repr)
+def test_measured_path_length_equals_the_formula(spec):
+    n = 13
+    assert measured(spec, n) == table(lambda i, j: formula(spec, i, j), n)
+
+
+@pytest.mark.parametrize("spec", OVERSHOOTING, ids=repr)
+def test_formula_holds_away_from_the_sequence_ends(spec):
+    # paths.path_length assumes an unbounded sequence (its stated convention); near an end an
+    # overshooting route would need positions outside 0..n-1, measured in the test below.
+    n, radius = 24, (pc.receptive_field(spec) - 1) // 2
+    inner = range(radius, n - radius)
+    assert [[jacobians.path_length(spec, n, i, j) for j in inner] for i in inner] == [
+        [formula(spec, i, j) for j in inner] for i in inner
+    ]
+
+
+@pytest.mark.parametrize("spec", RECURRENT + CNNS + OVERSHOOTING + WINDOWED + FULL, ids=repr)
+def test_measured_path_length_equals_the_search_of_the_routing_graph(spec):
+    n = 13
+    for attention in KERNELS if isinstance(spec, pc.Transformer) else KERNELS[:1]:
+        assert measured(spec, n, attention) == table(
+            lambda i, j: pc.shortest_path(spec, n, i, j)[0], n
+        )
+
+
+@pytest.mark.parametrize("attention", KERNELS)
+@pytest.mark.parametrize("spec", WINDOWED + FULL, ids=repr)
+def test_measured_transformer_path_length_equals_the_formula(spec, attention):
+    n = 13  # not a multiple of any window: the blocked attention pads its last block
+    assert measured(spec, n, attention) == table(lambda i, j: formula(spec, i, j), n)
+
+
+def test_the_gridded_hole_and_the_window_switch_are_measured():
+    gridded = pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1))
+    assert jacobians.path_length(gridded, 16, 2, 5) == math.inf  # offset 3: a hole
+    assert jacobians.path_length(gridded, 16, 2, 6) == 1  # offset 4: one layer
+    assert jacobians.path_length(gridded, 16, 2, 12) == 2  # offset 10: the far edge
+    centred = pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1), causal=False)
+    assert jacobians.path_length(centred, 13, 9, 6) == 2  # 6 reads 5, which reads 9
+    assert jacobians.path_length(centred, 13, 3, 0) == math.inf  # 0 would read -1: padding
+    windowed = pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1, window=3)
+    assert jacobians.path_length(windowed, 3, 0, 2) == 1  # window >= n: full attention
+    assert jacobians.path_length(windowed, 8, 0, 4) == math.inf
+
+
+@pytest.mark.parametrize("spec", CNNS + OVERSHOOTING + WINDOWED, ids=repr)
+def test_measured_receptive_field_equals_the_formula(spec):
+    for attention in KERNELS if isinstance(spec, pc.Transformer) else KERNELS[:1]:
+        assert jacobians.receptive_field(spec, 20, attention) == pc.receptive_field(spec)
+
+
+@pytest.mark.parametrize("spec", RECURRENT + FULL, ids=repr)
+def test_recurrences_and_full_attention_read_the_whole_sequence(spec):
+    assert pc.receptive_field(spec) == math.inf
+    for attention in KERNELS:
+        assert jacobians.receptive_field(spec, 12, attention) == math.inf
+
+
+def test_a_field_that_reaches_the_edge_of_n_is_not_bounded_by_n():
+    spec = pc.CNN(d_model=4, kernel=3, layers=2)  # R = 5
+    assert [jacobians.receptive_field(spec, n) for n in (2, 5, 6, 9)] == [math.inf] * 2 + [5] * 2
+    centred = pc.CNN(d_model=4, kernel=3, layers=2, causal=False)  # R = 5, two each side
+    assert [jacobians.receptive_field(centred, n) for n in (5, 6, 7)] == [math.inf, math.inf, 5]
+
+
+def test_gradient_norms_of_a_linear_recurrence_are_rho_to_the_k():
+    # x = 0, b = 0, W_x = I, W_h = rho I: tanh'(0) = 1, so d h_T / d x_(T-k) = rho^k I exactly
+    module = build(pc.RNN(d_model=4)).double()
+    layer, eye = module.layers[0], torch.eye(4, dtype=torch.float64)
+    with torch.no_grad():
+        layer.input.weight.copy_(eye)
+        layer.input.bias.zero_()
+        layer.recurrent.weight.copy_(0.5 * eye)
+    norms = jacobians.gradient_norms(module, torch.zeros(1, 9, 4, dtype=torch.float64))
+    assert torch.equal(norms, 2.0 * 0.5 ** torch.arange(9, dtype=torch.float64))  # sqrt(4) = 2
+
+
+def test_gradient_norms_vanish_exactly_beyond_a_causal_convolution():
+    spec = pc.CNN(d_model=4, kernel=3, layers=2)  # reads 0..4 positions back
+    x = torch.randn(1, 8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    norms = jacobians.gradient_norms(build(spec).double(), x)
+    assert norms.shape == (8,)
+    assert (norms != 0).tolist() == [True] * 5 + [False] * 3
+
+
+def test_the_callers_random_state_is_left_alone():
+    before = torch.random.get_rng_state()
+    jacobians.path_length(pc.LSTM(d_model=3, layers=3), 5, 0, 4)
+    jacobians.receptive_field(pc.Transformer(d_model=3, heads=1, d_ff=4, layers=1), 5)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: jacobians.path_length("RNN", 4, 0, 1), "spec"),
+        (lambda: jacobians.path_length(pc.RNN(d_model=2), 0, 0, 0), "n"),
+        (lambda: jacobians.path_length(pc.RNN(d_model=2), 4, -1, 1), "i"),
+        (lambda: jacobians.path_length(pc.RNN(d_model=2), 4, 4, 1), "i"),
+        (lambda: jacobians.path_length(pc.RNN(d_model=2), 4, 0, 4), "j"),
+        (lambda: jacobians.path_length(pc.CNN(d_model=2), 4, 0, 1, "flash"), "attention"),
+        (lambda: jacobians.receptive_field(pc.CNN(d_model=2), 1), "n"),
+        (lambda: jacobians.receptive_field(pc.CNN(d_model=2, causal=False), 2), "n"),
+        (lambda: jacobians.receptive_field(pc.CNN(d_model=2), 8, "flash"), "attention"),
+        (lambda: jacobians.gradient_norms(torch.nn.Identity(), torch.zeros(4, 2)), "x"),
+        (lambda: jacobians.gradient_norms(torch.nn.Identity(), torch.zeros(2, 4, 2)), "x"),
+        (lambda: jacobians.gradient_norms(torch.nn.Identity(), torch.zeros(1, 4, 2).int()), "x"),
+    ],
+)
+def test_bad_input_is_refused_by_name(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        call()
