@@ -45,7 +45,16 @@ _CPU_BLIND_SPOTS = {
 }
 
 
+def _require_module_input(module, x) -> None:
+    """Raise ValueError unless module is a torch module and x a tensor it can take."""
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+
+
 def _count(module, x) -> FlopCounterMode:
+    _require_module_input(module, x)
     counter = FlopCounterMode(display=False, custom_mapping=_CPU_BLIND_SPOTS)
     with warnings.catch_warnings():  # mkldnn.flags() warns about TF32 on Intel GPUs
         warnings.filterwarnings("ignore", message="TF32 acceleration")
@@ -83,6 +92,7 @@ def saved_bytes(module, x) -> int:
     Counts whole storages (a saved view keeps its whole storage alive). Works on ``meta``
     tensors too, so training-memory laws can be checked at sizes that would not fit.
     """
+    _require_module_input(module, x)
     parameters = {p.untyped_storage()._cdata for p in module.parameters()}
     saved = {}
 
@@ -104,6 +114,8 @@ def peak_bytes(fn, device=None) -> int:
     memory events (every tensor allocation and free, in order). Process RSS is not used:
     it also counts the allocator's cache and the interpreter.
     """
+    if not callable(fn):
+        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
     device = torch.device("cpu" if device is None else device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
