@@ -36,3 +36,140 @@ def test_colab_without_gpu_is_told_how_to_switch(monkeypatch, capsys):
     monkeypatch.delenv("PATHCOST_SIZE", raising=False)
     assert pc.bench.setup() == (torch.device("cpu"), "quick")
     assert "Change runtime type" in capsys.readouterr().out
+
+
+# --- the timing harness: its logic, never its numbers ---------------------------------------
+
+
+def test_time_synchronises_the_device_before_every_clock_reading(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda dev=None: calls.append(dev))
+    timing = pc.bench.time(lambda: sum(range(100)), torch.device("cuda"), min_run_time=0.01)
+    # one after the warm-up, then one before each of the two clock readings of every block
+    assert len(calls) >= 1 + 2 * len(timing.samples)
+    assert timing.median > 0 and timing.iqr >= 0 and len(timing.samples) >= 1
+
+
+def test_time_on_the_cpu_never_touches_cuda(monkeypatch):
+    def fail(*args):
+        raise AssertionError("synchronised a CUDA device while timing the CPU")
+
+    monkeypatch.setattr(torch.cuda, "synchronize", fail)
+    pc.bench.time(lambda: None, torch.device("cpu"), min_run_time=0.01)
+
+
+def test_time_warns_when_the_spread_is_high(monkeypatch):
+    class Noisy:
+        median, iqr, times = 1.0, 0.5, [0.7, 1.0, 1.3]
+
+    monkeypatch.setattr(pc.bench.benchmark.Timer, "blocked_autorange", lambda self, **kw: Noisy)
+    with pytest.warns(UserWarning, match="noisy timing"):
+        timing = pc.bench.time(lambda: None, torch.device("cpu"))
+    assert timing.spread == 0.5
+
+
+def _fake_run(out_of_memory_at):
+    def run(fn, dev, min_run_time):
+        if fn.__defaults__[1] in out_of_memory_at:  # fn(batch, n, mode) defaults carry n
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return pc.bench.Timing(0.002, 0.0001, (0.002,)), 1234
+
+    return run
+
+
+def test_sweep_records_out_of_memory_and_goes_on(monkeypatch):
+    monkeypatch.setattr(pc.bench, "_run", _fake_run(out_of_memory_at={32}))
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    records = pc.bench.sweep(pc.RNN(8), [16, 32, 64], dev=torch.device("cpu"), progress=False)
+    assert [r.status for r in records] == ["ok", "oom", "ok"]
+    assert records[1].median_s is None and records[2].peak_bytes == 1234
+    assert records[0].flop_per_s == pc.forward_flops(pc.RNN(8), 16) / 0.002
+    assert emptied == []  # the CPU has no allocator cache to empty
+
+
+def test_sweep_on_cuda_empties_the_cache_after_out_of_memory(monkeypatch):
+    monkeypatch.setattr(pc.bench, "_run", _fake_run(out_of_memory_at={16}))
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: self)  # no CUDA here
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    records = pc.bench.sweep(pc.RNN(8), [16, 32], dev=torch.device("cuda"), progress=False)
+    assert [r.status for r in records] == ["oom", "ok"] and emptied == [True]
+
+
+def test_sweep_skips_points_whose_estimate_exceeds_the_memory_cap():
+    spec = pc.Transformer(16, 2, 32, 1)
+    cap = pc.bench.PEAK_FACTOR * pc.activation_bytes(spec, 64) + 4 * pc.params(spec)
+    records = pc.bench.sweep(spec, [32, 64, 128], memory_cap=cap, min_run_time=0.01, progress=False)
+    assert [r.status for r in records] == ["ok", "ok", "skipped"]
+    assert records[2].estimate_bytes > cap and records[0].peak_bytes > 0
+
+
+def test_sweep_forward_and_backward_records_both_modes():
+    records = pc.bench.sweep(
+        pc.CNN(8, 3, 2), [16], modes=pc.bench.MODES, min_run_time=0.01, progress=False
+    )
+    assert [r.mode for r in records] == list(pc.bench.MODES)
+    forward = pc.forward_flops(pc.CNN(8, 3, 2), 16)
+    assert [r.flops for r in records] == [forward, pc.bench.BACKWARD_FACTOR * forward]
+
+
+def test_fit_exponent_recovers_a_known_exponent():
+    ns = [256, 512, 1024, 2048, 4096]
+    slope, (low, high) = pc.bench.fit_exponent(ns, [3e-9 * n**2 for n in ns])
+    assert abs(slope - 2) < 1e-12 and abs(high - low) < 1e-9
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.exp(0.1 * torch.randn(len(ns), generator=generator)).tolist()
+    slope, (low, high) = pc.bench.fit_exponent(ns, [2e-6 * n * e for n, e in zip(ns, noise)])
+    assert low < 1 < high and high - low < 0.5
+
+
+def test_records_round_trip_through_csv_and_json(tmp_path):
+    records = [
+        pc.bench.Record("RNN", 16, 2, "forward", "ok", 0.25, 0.01, 4096, 10**9, 4e9, 8192, "cpu"),
+        pc.bench.Record("LSTM", 32, 1, "forward", "oom", None, None, None, 77, None, 99, "cuda:0"),
+    ]
+    for name in ("r.csv", "r.json"):
+        pc.bench.save(records, tmp_path / name)
+        assert pc.bench.load(tmp_path / name) == records
+
+
+def test_recurrent_latency_sets_steps_beside_the_forward():
+    latency = pc.bench.recurrent_latency(pc.LSTM(8, layers=2), 12, min_run_time=0.01)
+    assert latency.steps == 24
+    assert latency.predicted_s == 24 * latency.step.median
+
+
+def test_bench_command_writes_records_and_reports_exponents(tmp_path, capsys):
+    from pathcost.cli import main
+
+    out = tmp_path / "results.csv"
+    assert (
+        main(["bench", "--arch", "rnn", "--n", "8", "16", "32", "--out", str(out), "--quiet"]) == 0
+    )
+    labels = [r.label for r in pc.bench.load(out)]
+    assert labels == ["RNN"] * 3 + ["attention (explicit)", "attention (sdpa)"] * 3
+    report = capsys.readouterr().out
+    assert "fitted time exponents" in report and "attention (sdpa)" in report
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: pc.bench.time(42), "fn"),
+        (lambda: pc.bench.time(lambda: None, min_run_time=0), "min_run_time"),
+        (lambda: pc.bench.fit_exponent([1, 2], [1, 2]), "ns"),
+        (lambda: pc.bench.fit_exponent([1, 2, 4], [1, 0, 2]), "positive"),
+        (lambda: pc.bench.fit_exponent([1, 2, 4], [1, 2]), "equal length"),
+        (lambda: pc.bench.sweep(pc.RNN(4), [0]), "ns"),
+        (lambda: pc.bench.sweep(pc.RNN(4), [4], modes=["sideways"]), "modes"),
+        (lambda: pc.bench.sweep(pc.RNN(4), [4], memory_cap=0), "memory_cap"),
+        (lambda: pc.bench.attention_kernels([8], d_model=10, heads=4), "divisible"),
+        (lambda: pc.bench.recurrent_latency(pc.CNN(4), 8), "spec"),
+        (lambda: pc.bench.save([], "results.txt"), "path"),
+        (lambda: pc.bench.workload("huge"), "run_size"),
+    ],
+)
+def test_bad_bench_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

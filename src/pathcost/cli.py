@@ -1,4 +1,4 @@
-"""Command line: ``python -m pathcost estimate ...``, a thin layer over paths and costs.
+"""Command line: ``python -m pathcost estimate|bench ...``, a thin layer over the package.
 
 Units: FLOPs in GFLOP (10^9), bytes in MiB (2^20); ``--json`` gives exact integers.
 """
@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from . import costs, paths
+from . import bench, costs, paths
 from .specs import CNN, LSTM, RNN, Transformer
 
 DTYPES = {
@@ -49,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument("--dtype", choices=sorted(DTYPES), default="fp16")
     estimate.add_argument("--attention", choices=costs.ATTENTION_KERNELS, default="explicit")
     estimate.add_argument("--json", action="store_true", help="exact numbers as JSON")
+
+    timing = commands.add_parser("bench", help="time and peak memory on this device against n")
+    timing.add_argument("--arch", nargs="+", default=["all"], choices=[*sorted(ARCHS), "all"])
+    timing.add_argument("--n", nargs="+", type=int, required=True, help="sequence lengths")
+    timing.add_argument("--batch", type=int, default=1)
+    timing.add_argument("--mode", choices=[*bench.MODES, "both"], default="forward")
+    timing.add_argument("--size", choices=bench.SIZES, help="default: quick on CPU, full on GPU")
+    timing.add_argument(
+        "--memory-cap-gib", type=float, default=4.0, help="skip points estimated above (CPU)"
+    )
+    timing.add_argument("--out", help="write every record to this .csv or .json file")
+    timing.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -133,10 +145,65 @@ def _finite(value):
     return "inf" if value == math.inf else value
 
 
+def run_bench(args) -> list:
+    """The sweeps the ``bench`` command asks for, then the attention kernels side by side."""
+    dev = bench.device()
+    run_size = args.size or bench.size(dev)
+    specs = bench.workload(run_size)
+    chosen = sorted(ARCHS) if "all" in args.arch else args.arch
+    modes = bench.MODES if args.mode == "both" else (args.mode,)
+    cap = None if dev.type == "cuda" else int(args.memory_cap_gib * 2**30)
+    if args.memory_cap_gib <= 0:
+        raise ValueError(f"memory-cap-gib must be > 0, got {args.memory_cap_gib}")
+    print(f"bench on {dev.type}, size {run_size!r}, torch {torch.__version__}", file=sys.stderr)
+    records = []
+    for arch in chosen:
+        records += bench.sweep(specs[arch], args.n, [args.batch], modes, dev, memory_cap=cap,
+                               progress=not args.quiet)  # fmt: skip
+    attention = specs["transformer"]
+    records += bench.attention_kernels(args.n, attention.d_model, attention.heads, args.batch,
+                                       dev, memory_cap=cap, progress=not args.quiet)  # fmt: skip
+    return records
+
+
+def bench_report(records) -> str:
+    """Every record, the fitted exponents, and explicit against fused attention per n."""
+    lines = [f"{'model':<22} {'mode':<17} {'n':>6} {'status':<8} {'median ms':>10} "
+             f"{'peak MiB':>9} {'GFLOP/s':>8}"]  # fmt: skip
+    for r in records:
+        timed = r.status == "ok"
+        lines.append(
+            f"{r.label:<22} {r.mode:<17} {r.n:>6} {r.status:<8} "
+            f"{r.median_s * 1e3 if timed else float('nan'):>10.3f} "
+            f"{r.peak_bytes / 2**20 if timed else float('nan'):>9.2f} "
+            f"{r.flop_per_s / 1e9 if timed else float('nan'):>8.2f}"
+        )
+    lines += ["", "fitted time exponents (n >= 512 where three points reach it; 95% interval)"]
+    for (name, mode), (slope, (low, high)) in bench.exponents(records).items():
+        lines.append(f"  {name:<22} {mode:<17} {slope:5.2f}  [{low:.2f}, {high:.2f}]")
+    explicit = {r.n: r for r in records if r.label == "attention (explicit)" and r.status == "ok"}
+    lines += ["", "explicit softmax(QK^T)V against fused kernels: explicit / fused"]
+    for r in records:
+        if r.label.startswith("attention (") and r.label != "attention (explicit)":
+            base = explicit.get(r.n)
+            if base and r.status == "ok":
+                lines.append(
+                    f"  n = {r.n:>6}  {r.label:<24} time x{base.median_s / r.median_s:6.2f}  "
+                    f"peak memory x{base.peak_bytes / max(r.peak_bytes, 1):7.2f}"
+                )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "bench":
+            records = run_bench(args)
+            if args.out:
+                bench.save(records, args.out)
+            print(bench_report(records))
+            return 0
         spec = _spec(args)
         result = estimate(spec, args.n, args.batch, DTYPES[args.dtype], args.attention)
     except ValueError as error:

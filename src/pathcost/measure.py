@@ -110,6 +110,9 @@ def saved_bytes(module, x) -> int:
 def peak_bytes(fn, device=None) -> int:
     """Peak bytes allocated while fn() runs, above what was allocated when it started.
 
+    Counts what fn allocates and frees itself: on the CPU a free of memory allocated
+    before the call is not seen, so pass a fn that cleans up after itself.
+
     On CUDA from the caching allocator's statistics; elsewhere from the PyTorch profiler's
     memory events (every tensor allocation and free, in order). Process RSS is not used:
     it also counts the allocator's cache and the interpreter.

@@ -7,7 +7,7 @@ a solid white background so figures read on light and dark page themes alike.
 import matplotlib.pyplot as plt
 
 from . import paths
-from .specs import require_spec
+from .specs import label, require_spec
 
 COLORS = {
     "RNN": "#E69F00",
@@ -82,19 +82,6 @@ def draw_routing_graph(spec, n: int, i: int = 0, j: int | None = None, ax=None, 
     return ax
 
 
-def label(spec) -> str:
-    """A short legend label: the architecture and the sizes that change its path length."""
-    require_spec(spec)
-    name = type(spec).__name__
-    if name == "CNN":
-        side = "causal" if spec.causal else "centred"
-        dilated = "" if spec.dilations is None else f", dilations {list(spec.dilations)}"
-        return f"CNN k={spec.kernel} {side}{dilated}"
-    if name == "Transformer":
-        return "Transformer" if spec.window is None else f"Transformer, window {spec.window}"
-    return name
-
-
 def path_length_curves(specs, max_distance: int, ax=None):
     """Path length L against distance d = 0 .. max_distance for each spec; returns the axes.
 
@@ -113,4 +100,47 @@ def path_length_curves(specs, max_distance: int, ax=None):
     ax.set_xlabel("distance d = |i - j| (positions)")
     ax.set_ylabel("path length L (hops)")
     ax.legend(frameon=False)
+    return ax
+
+
+def _record_color(label_text: str) -> str:
+    """Architecture colour from a record label ("LSTM", "attention (sdpa)", ...)."""
+    first = label_text.split()[0]
+    return COLORS.get(first, COLORS["Transformer"] if first == "attention" else "#333333")
+
+
+def scaling(records, ax=None, min_n: int = 1):
+    """Median time against n on log-log axes, one line per (label, mode), fitted slope written.
+
+    Only points that ran ("ok") are drawn; the slope is fitted on those with n >= min_n.
+    Returns the axes.
+    """
+    from .bench import fit_exponent
+
+    if ax is None:
+        _, ax = figure(width=7.0, height=4.2)
+    groups = {}
+    for record in records:
+        if record.status == "ok":
+            groups.setdefault((record.label, record.mode), []).append(record)
+    seen = {}
+    for (name, mode), points in groups.items():
+        points.sort(key=lambda r: r.n)
+        ns, seconds = [r.n for r in points], [r.median_s for r in points]
+        colour = _record_color(name)
+        dash = LINESTYLES[seen.setdefault(colour, 0) % len(LINESTYLES)]
+        seen[colour] += 1
+        fitted = [(n, t) for n, t in zip(ns, seconds) if n >= min_n]
+        if len(fitted) >= 3:
+            slope, _ = fit_exponent(*zip(*fitted))
+            at = (ns[-1], seconds[-1])
+            style = dict(textcoords="offset points", va="center", fontsize=8, color=colour)
+            ax.annotate(f"slope {slope:.2f}", at, xytext=(4, 0), **style)
+        suffix = "" if mode == "forward" else f", {mode}"
+        ax.plot(ns, seconds, marker="o", ms=3, color=colour, ls=dash, label=f"{name}{suffix}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length n (tokens)")
+    ax.set_ylabel("median time (s)")
+    ax.legend(frameon=False, fontsize=8)
     return ax

@@ -125,3 +125,16 @@ def require_spec(spec) -> None:
     if not isinstance(spec, SPECS):
         names = ", ".join(cls.__name__ for cls in SPECS)
         raise ValueError(f"spec must be one of {names}; got {type(spec).__name__}")
+
+
+def label(spec) -> str:
+    """A short legend label: the architecture and the sizes that change its path length."""
+    require_spec(spec)
+    name = type(spec).__name__
+    if name == "CNN":
+        side = "causal" if spec.causal else "centred"
+        dilated = "" if spec.dilations is None else f", dilations {list(spec.dilations)}"
+        return f"CNN k={spec.kernel} {side}{dilated}"
+    if name == "Transformer":
+        return "Transformer" if spec.window is None else f"Transformer, window {spec.window}"
+    return name

@@ -1,9 +1,22 @@
 """pathcost: choose CNN, RNN, LSTM or Transformer by dependency path length and resource cost.
 
-The formulas (``paths``) are checked in the tests against measurements of real modules.
+Formulas live in ``paths`` (axis 1) and ``costs`` (axis 2); ``models.build`` makes the real
+modules they describe; ``measure`` and ``jacobians`` measure those modules, and the tests
+hold each formula to its measurement.
 """
 
-from . import bench, book, paths, plots
+from . import bench, book, costs, jacobians, measure, models, paths, plots
+from .costs import (
+    activation_bytes,
+    attention_ffn_crossover,
+    attention_weights_bytes,
+    forward_flops,
+    forward_flops_by_component,
+    kv_cache_bytes,
+    max_seq_len,
+    params,
+)
+from .models import build
 from .paths import (
     layers_to_cover,
     path_length,
@@ -21,9 +34,22 @@ __all__ = [
     "LSTM",
     "RNN",
     "Transformer",
+    "activation_bytes",
+    "attention_ffn_crossover",
+    "attention_weights_bytes",
     "bench",
     "book",
+    "build",
+    "costs",
+    "forward_flops",
+    "forward_flops_by_component",
+    "jacobians",
+    "kv_cache_bytes",
     "layers_to_cover",
+    "max_seq_len",
+    "measure",
+    "models",
+    "params",
     "path_length",
     "paths",
     "plots",

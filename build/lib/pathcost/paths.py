@@ -5,7 +5,10 @@ Conventions (stated once, used by every function, derived in "Routing graphs"):
 - Positions are counted in tokens; the distance from input i to output j is ``d = |i - j|``.
   A causal model (RNN, LSTM, causal CNN, causal Transformer) only carries information
   forwards, so d means "input i, output j = i + d"; a centred CNN or a non-causal
-  Transformer reaches both ways alike.
+  Transformer reaches both ways alike. Positions are taken far from both ends of the
+  sequence: near an end, a centred stack whose shortest route overshoots and comes back
+  (shrinking dilations such as (4, 1)) loses that route to the zero padding, which
+  ``shortest_path`` on n positions and the Jacobians of "Receptive fields" both show.
 - Path length L counts the hops that move information between positions: one per layer of
   a stack (CNN, Transformer), one per state transfer h_(t-1) -> h_t of a recurrence (RNN,
   LSTM). The input projection of a recurrence moves nothing, so an RNN has L = d. A stack

@@ -85,7 +85,7 @@ class CNN:
 
 @dataclass(frozen=True)
 class Transformer:
-    """Pre-norm Transformer blocks (Vaswani et al. 2017): attention then a ReLU FFN, each residual.
+    """Pre-norm Transformer blocks (Vaswani et al. 2017): attention, then a GELU FFN, each residual.
 
     window: local attention radius w (query t sees keys within w positions); None = full.
     causal=True masks the future, as a decoder does; causal=False lets every position see

@@ -1,0 +1,7 @@
+"""``python -m pathcost``: see ``pathcost.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,214 @@
+"""Axis 2, resource complexity: FLOPs, parameters and bytes as n grows. Pure arithmetic.
+
+Conventions (stated once, used by every function):
+
+- FLOPs count matrix products and convolutions only, 2 per multiply-accumulate, exactly as
+  ``torch.utils.flop_counter.FlopCounterMode`` does; elementwise work (softmax, gates,
+  norms, biases) is not counted. Every count is for one forward pass of ``models.build``.
+- Sizes are d = d_model, h = heads, d_k = d / h, f = d_ff, k = kernel, B = batch.
+- A dtype is a torch floating dtype; bytes are exact Python ints.
+- Windowed attention (radius w < n) is computed in blocks (``window_blocks``), which is
+  what makes its cost O(n w); with w >= n it is full attention.
+"""
+
+import math
+
+import torch
+
+from ._checks import require_positive
+from .specs import CNN, LSTM, RNN, Transformer, require_spec
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+ATTENTION_KERNELS = ("explicit", "sdpa")
+
+
+def itemsize(dtype) -> int:
+    """Bytes of one element of a floating torch dtype."""
+    if dtype not in DTYPES:
+        names = ", ".join(str(d).removeprefix("torch.") for d in DTYPES)
+        raise ValueError(f"dtype must be one of {names}; got {dtype!r}")
+    return dtype.itemsize
+
+
+def window_blocks(n: int, window: int, causal: bool) -> tuple[int, int]:
+    """Blocked local attention: (query blocks of w positions, keys each block scores).
+
+    Derived in "Cutting the n^2". Queries are cut into ceil(n / w) blocks of w (n padded
+    up); a block scores the 2w keys of the block before it and itself (causal) or 3w
+    (before, itself, after), and a mask keeps exactly ``|query - key| <= w``.
+    """
+    require_positive(n=n, window=window)
+    return -(-n // window), (2 if causal else 3) * window
+
+
+def _attention_shape(spec: Transformer, n: int) -> tuple[int, int, int]:
+    """(blocks, queries per block, keys per block) of one attention layer at length n."""
+    if spec.window is None or spec.window >= n:
+        return 1, n, n
+    blocks, keys = window_blocks(n, spec.window, spec.causal)
+    return blocks, spec.window, keys
+
+
+def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
+    """Forward FLOPs by component, named like the submodules of ``models.build(spec)``.
+
+    Derived in "Counting compute". Per layer, with g = 1 (RNN) or 4 (LSTM) gates:
+    input = recurrent = 2 B n d (g d); conv = 2 B n d^2 k;
+    qkv = 2 B n d (3d), out = 2 B n d^2, ffn = 2 * 2 B n d f,
+    scores = values = 2 B n^2 d for full attention (d = h d_k: all heads together), or
+    2 B ceil(n/w) w (2w or 3w) d with a window w < n.
+    """
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    B, d, L = batch, spec.d_model, spec.layers
+    if isinstance(spec, (RNN, LSTM)):
+        gates = 1 if isinstance(spec, RNN) else 4
+        product = L * 2 * B * n * d * gates * d
+        return {"input": product, "recurrent": product}
+    if isinstance(spec, CNN):
+        return {"conv": L * 2 * B * n * d * d * spec.kernel}
+    blocks, queries, keys = _attention_shape(spec, n)
+    pairs = L * 2 * B * blocks * queries * keys * d
+    return {
+        "qkv": L * 2 * B * n * d * 3 * d,
+        "scores": pairs,
+        "values": pairs,
+        "out": L * 2 * B * n * d * d,
+        "ffn": L * 2 * 2 * B * n * d * spec.d_ff,
+    }
+
+
+def forward_flops(spec, n: int, batch: int = 1) -> int:
+    """Forward FLOPs of ``models.build(spec)`` on (batch, n, d_model): the components summed.
+
+    Derived in "Counting compute". RNN 4BLnd^2, LSTM 16BLnd^2, CNN 2BLnkd^2,
+    Transformer BL(8nd^2 + 4nd f + 4n^2 d) with full attention.
+    """
+    return sum(forward_flops_by_component(spec, n, batch).values())
+
+
+def params(spec) -> int:
+    """Trainable parameters of ``models.build(spec)``.
+
+    Derived in "Counting compute". Per layer: RNN 2d^2 + d, LSTM 8d^2 + 4d, CNN k d^2 + d,
+    Transformer 4d^2 + 2 d f + 9d + f (projections, FFN, biases, two LayerNorms).
+    """
+    require_spec(spec)
+    d = spec.d_model
+    if isinstance(spec, RNN):
+        per_layer = 2 * d * d + d
+    elif isinstance(spec, LSTM):
+        per_layer = 8 * d * d + 4 * d
+    elif isinstance(spec, CNN):
+        per_layer = spec.kernel * d * d + d
+    else:
+        per_layer = 4 * d * d + 2 * d * spec.d_ff + 9 * d + spec.d_ff
+    return spec.layers * per_layer
+
+
+def attention_weights_bytes(n: int, heads: int, batch: int = 1, dtype=torch.float16) -> int:
+    """Bytes of one layer's attention weights softmax(QK^T): B * h * n^2 * bytes(dtype).
+
+    Derived in "Memory". Counts the softmax output only (not Q, K, V or the scores before
+    softmax); a fused kernel never materialises it.
+    """
+    require_positive(n=n, heads=heads, batch=batch)
+    return batch * heads * n * n * itemsize(dtype)
+
+
+def activation_bytes(
+    spec, n: int, batch: int = 1, dtype=torch.float32, attention: str = "explicit"
+) -> int:
+    """Bytes autograd saves for backward in one training forward of ``models.build(spec)``.
+
+    Derived in "Memory". Elements per layer: RNN B d (2n + 1); LSTM B d (8n - 1);
+    CNN B d (2n + (k - 1) dilation); Transformer 8Bnd + 4Bn + 2Bnf + the attention core:
+    B h n^2 weights (explicit; the inputs Q, K, V count in the 8Bnd) or, for the fused CPU
+    kernel ("sdpa"), a float32 log-sum-exp of B h n. NB: measured on CPU; LayerNorm keeps
+    its statistics in the activation dtype there (CUDA keeps float32); a windowed layer
+    saves its Q, K, V blocks and B h ceil(n/w) w (2w or 3w) weights with either kernel, in
+    float32 for half types under "sdpa" (PyTorch's math fallback upcasts).
+    """
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    if attention not in ATTENTION_KERNELS:
+        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    size, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
+    if isinstance(spec, RNN):
+        return L * B * d * (2 * n + 1) * size
+    if isinstance(spec, LSTM):
+        return L * B * d * (8 * n - 1) * size
+    if isinstance(spec, CNN):
+        pads = (spec.kernel - 1) * sum(spec.dilation_schedule)
+        return B * d * (2 * n * L + pads) * size
+    norms = 2 * (B * n * d + 2 * B * n)  # inputs, means and reciprocal deviations
+    ffn = B * n * d + 2 * B * n * spec.d_ff  # input, GELU input, GELU output
+    blocks, queries, keys = _attention_shape(spec, n)
+    if attention == "sdpa" and blocks == 1:  # fused: q, k, v share qkv's output; output; lse
+        core = (B * n * d + 3 * B * n * d + B * n * d) * size + B * spec.heads * n * 4
+    else:  # Q, K, V copies and weights, between the qkv and output projections' inputs
+        blocked = B * blocks * (queries + 2 * keys) * d + B * spec.heads * blocks * queries * keys
+        # NB: sdpa on 5-D blocks runs PyTorch's math fallback, which computes half types in float32
+        core_size = max(size, 4) if attention == "sdpa" else size
+        core = 2 * B * n * d * size + blocked * core_size
+    return L * ((norms + ffn) * size + core)
+
+
+def kv_cache_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
+    """Bytes of a decoder's KV cache after n tokens: K and V in every layer.
+
+    Derived in "Memory". 2 * layers * B * n * d * bytes(dtype), with d = h * d_k; a window w
+    keeps only the last w + 1 positions.
+    """
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    if not isinstance(spec, Transformer) or not spec.causal:
+        raise ValueError(f"spec must be a causal Transformer to have a KV cache, got {spec!r}")
+    kept = n if spec.window is None else min(n, spec.window + 1)
+    return 2 * spec.layers * batch * kept * spec.d_model * itemsize(dtype)
+
+
+def max_seq_len(
+    budget_bytes: int, heads: int, batch: int = 1, dtype=torch.float16, overhead: float = 1.0
+) -> int:
+    """Largest n whose attention weights, times `overhead`, fit in budget_bytes.
+
+    Derived in "Memory". n_max = floor(sqrt(budget / (overhead * B * h * bytes(dtype)))),
+    checked exactly: n_max fits and n_max + 1 does not.
+    """
+    require_positive(budget_bytes=budget_bytes, heads=heads, batch=batch)
+    if not isinstance(overhead, (int, float)) or isinstance(overhead, bool) or overhead <= 0:
+        raise ValueError(f"overhead must be a number > 0, got {overhead!r}")
+
+    def fits(n: int) -> bool:
+        return attention_weights_bytes(n, heads, batch, dtype) * overhead <= budget_bytes
+
+    if not fits(1):
+        need = math.ceil(attention_weights_bytes(1, heads, batch, dtype) * overhead)
+        raise ValueError(f"budget_bytes must be at least {need} to fit n = 1, got {budget_bytes}")
+    n = math.isqrt(int(budget_bytes / (overhead * batch * heads * itemsize(dtype))))
+    while not fits(n):  # the float division may overshoot by one
+        n -= 1
+    while fits(n + 1):
+        n += 1
+    return n
+
+
+def attention_ffn_crossover(spec) -> int | float:
+    """Smallest n at which the attention products (QK^T and AV) cost strictly more than the FFN.
+
+    Derived in "Counting compute". Full attention: 4 B n^2 d > 4 B n d f, so n = f + 1.
+    A window w < n makes both sides linear in n; the blocks' padding makes the first
+    windowed length, n = w + 1, the most favourable to attention, so if attention does
+    not win there (or at n <= w, where attention is full) it never does: ``math.inf``.
+    """
+    require_spec(spec)
+    if not isinstance(spec, Transformer):
+        raise ValueError(f"spec must be a Transformer to have attention, got {spec!r}")
+    if spec.window is None or spec.d_ff + 1 <= spec.window:
+        return spec.d_ff + 1
+    first_windowed = spec.window + 1
+    parts = forward_flops_by_component(spec, first_windowed)
+    if parts["scores"] + parts["values"] > parts["ffn"]:
+        return first_windowed
+    return math.inf

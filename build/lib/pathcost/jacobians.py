@@ -1,0 +1,185 @@
+"""Axis 1, measured: path length and receptive field read off the Jacobians of the real modules.
+
+The twins of ``paths``: the same quantities, under the same conventions, but taken from
+autograd of the modules ``models.build(spec)`` makes, never from a formula.
+
+- Every module is built under a fixed seed inside ``torch.random.fork_rng`` (the caller's
+  random state is left as it was), on the CPU, cast to float64, and used as built. The input
+  is ``randn(1, n, d_model)`` from its own seeded generator.
+- Output j "depends" on input i when the Jacobian block d y_j / d x_i has a nonzero entry.
+  It is read with one backward pass of ``y_j . r`` for a random vector r, and the test is
+  an exact ``!= 0``: a masked attention weight is exactly 0 after the softmax of -inf and a
+  convolution never touches what its taps miss, so a zero here is a structural zero.
+- Stack (CNN, Transformer): the path length from i to j is the fewest bottom layers l >= 1
+  after which output j of the truncated stack depends on input i.
+- Recurrence (RNN, LSTM): the path length counts state transfers. The first layer's steps
+  are run by hand with the state detached on every transfer into a position > i + s, so a
+  gradient from x_i may cross at most s transfers; the path length is the smallest such
+  horizon s at which h_j still depends on x_i, found by binary search over s. Upper layers
+  add no transfer to the shortest path (their input edge moves nothing), so only the first
+  layer of the module is run.
+- The receptive field is the span of the inputs that one output of the full module reads.
+
+The sequence is finite and padded with constants (zeros for a convolution), so a route
+through a position outside 0..n-1 does not exist here: a centred stack whose shortest route
+overshoots and comes back (dilations (4, 1): offset 3 = 4 - 1) is longer or unreachable
+next to an edge, as in ``paths.shortest_path`` on n positions, though not in the closed form.
+
+``math.inf`` means unreachable (a causal model looking back from j < i, a stack too shallow),
+or, for the receptive field, not bounded within the n measured.
+"""
+
+import functools
+import math
+
+import torch
+
+from ._checks import require_non_negative, require_positive
+from .models import ATTENTION_KERNELS, build
+from .specs import CNN, LSTM, RNN, require_spec
+
+SEED = 0  # the seed of every module and input built here
+
+
+def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
+    """Measured path length L from input i to output j of n positions, as in "Routing graphs".
+
+    Stack: the fewest bottom layers l >= 1 with d y_j / d x_i != 0. RNN, LSTM: the fewest state
+    transfers a gradient from h_j must cross to reach x_i. ``math.inf`` if none reaches.
+    The twin of ``paths.path_length(spec, abs(i - j))``.
+    """
+    _require_workload(spec, n, attention)
+    require_non_negative(i=i, j=j)
+    for name, position in (("i", i), ("j", j)):
+        if position >= n:
+            raise ValueError(f"{name} must be a position 0..{n - 1}, got {position}")
+    if isinstance(spec, (RNN, LSTM)):
+        return _recurrent_path_length(spec, n, i, j)
+    return _stack_depths(spec, n, j, attention)[i]
+
+
+def receptive_field(spec, n: int, attention: str = "explicit") -> int | float:
+    """Measured receptive field R = max - min + 1 over i with dy_j/dx_i != 0 ("Receptive fields").
+
+    j = n - 1 for a causal model, n // 2 otherwise. ``math.inf`` when those inputs touch
+    the edge of the sequence (i = 0, or i = n - 1 on the far side), since the field is then
+    not bounded within n. So pick n >= R + 1 (causal) or n >= R + 2 (both sides) to see a
+    bounded R; n below 2 (causal) or 3 (both sides) always touches and is refused.
+    """
+    _require_workload(spec, n, attention)
+    smallest = 2 if spec.causal else 3
+    if n < smallest:
+        kind = "causal" if spec.causal else "non-causal"
+        raise ValueError(f"n must be >= {smallest} to bound the field of a {kind} model, got {n}")
+    j = n - 1 if spec.causal else n // 2
+    with torch.enable_grad():
+        x = _input(spec, n).requires_grad_(True)
+        reads = _reads(_module(spec, attention)(x)[0, j], x)
+    first, last = min(reads), max(reads)
+    if first == 0 or (not spec.causal and last == n - 1):
+        return math.inf
+    return last - first + 1
+
+
+def gradient_norms(module, x: torch.Tensor) -> torch.Tensor:
+    """Measured g[k] = ||d y_(n-1) / d x_(n-1-k)||_F for x of shape (1, n, d) ("Gradient decay").
+
+    One backward pass per output channel of the last position; returns a 1-D tensor of n
+    norms, g[0] for the last input itself, g[n - 1] for the first.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] != 1 or x.shape[1] < 1:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a tensor of shape (1, n, d) with n >= 1, got {shape}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got {x.dtype}")
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        y = module(x)
+        if y.dim() != 3 or tuple(y.shape[:2]) != tuple(x.shape[:2]):
+            raise ValueError(f"module must map (1, n, d) to (1, n, d_out), got {tuple(y.shape)}")
+        last = y[0, -1]
+        rows = [torch.autograd.grad(last[c], x, retain_graph=True)[0][0] for c in range(len(last))]
+    jacobian = torch.stack(rows)  # (d_out, n, d): d y_(n-1)[c] / d x_t[e]
+    return jacobian.square().sum(dim=(0, 2)).sqrt().flip(0)
+
+
+def _require_workload(spec, n: int, attention: str) -> None:
+    """Raise ValueError naming the bad one of spec, n, attention."""
+    require_spec(spec)
+    require_positive(n=n)
+    if attention not in ATTENTION_KERNELS:
+        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+
+
+@functools.lru_cache(maxsize=32)
+def _module(spec, attention: str) -> torch.nn.Module:
+    """``build(spec, attention)`` under SEED, in float64 on the CPU; the caller's RNG untouched."""
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        torch.manual_seed(SEED)
+        module = build(spec, attention)
+    return module.double().requires_grad_(False)
+
+
+def _input(spec, n: int) -> torch.Tensor:
+    """The input x ~ randn(1, n, d_model) in float64, the same for every call."""
+    generator = torch.Generator().manual_seed(SEED)
+    return torch.randn((1, n, spec.d_model), generator=generator, dtype=torch.float64)
+
+
+def _reads(y_j: torch.Tensor, x: torch.Tensor) -> set[int]:
+    """Positions i of x (1, n, d) with d y_j / d x_i != 0, from one backward pass of y_j . r."""
+    generator = torch.Generator().manual_seed(SEED + 1)
+    r = torch.randn(y_j.shape, generator=generator, dtype=y_j.dtype)
+    (grad,) = torch.autograd.grad((y_j * r).sum(), x, retain_graph=True)
+    return set(grad[0].ne(0).any(dim=1).nonzero().flatten().tolist())
+
+
+def _prefix_outputs(spec, stack, x: torch.Tensor) -> list[torch.Tensor]:
+    """Output (1, n, d) of the first l layers of a ConvStack or TransformerStack, l = 1, 2, ..."""
+    convolution = isinstance(spec, CNN)
+    h = x.transpose(1, 2) if convolution else x  # ConvLayer works on (B, d, n)
+    outputs = []
+    for layer in stack.layers:
+        h = layer(h)
+        outputs.append(h.transpose(1, 2) if convolution else h)
+    return outputs
+
+
+@functools.lru_cache(maxsize=1024)
+def _stack_depths(spec, n: int, j: int, attention: str) -> tuple:
+    """For output j of a stack: the fewest bottom layers after which input i reaches it, per i."""
+    depths = [math.inf] * n
+    with torch.enable_grad():
+        x = _input(spec, n).requires_grad_(True)
+        for depth, y in enumerate(_prefix_outputs(spec, _module(spec, attention), x), start=1):
+            for i in _reads(y[0, j], x):
+                depths[i] = min(depths[i], depth)
+    return tuple(depths)
+
+
+def _recurrent_path_length(spec, n: int, i: int, j: int) -> int | float:
+    """Smallest horizon s with d h_j / d x_i != 0 when at most s state transfers are crossed."""
+    layer, x = _module(spec, "explicit").layers[0], _input(spec, n)
+    low, high = 0, max(j - i, 0)  # s = j - i detaches nothing on the way from i to j
+    if not _crosses(layer, x, i, j, high):
+        return math.inf
+    while low < high:  # crossing is monotone in s: more allowed transfers, more paths
+        middle = (low + high) // 2
+        if _crosses(layer, x, i, j, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _crosses(layer, x: torch.Tensor, i: int, j: int, horizon: int) -> bool:
+    """Whether d h_j / d x_i != 0 with the state detached on every transfer into t > i + horizon."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        u = layer.input(x)  # moves nothing between positions
+        state = layer.initial_state(x)
+        for t in range(j + 1):
+            if t > i + horizon:
+                state = tuple(part.detach() for part in state)
+            state = layer.step(u[:, t], state)
+        return i in _reads(state[0][0], x)

@@ -1,0 +1,242 @@
+"""Readable reference modules: ``build(spec)`` maps (batch, n, d_model) to (batch, n, d_model).
+
+Each module's submodules carry the component names of ``costs.forward_flops``
+(``input``/``recurrent``; ``conv``; ``qkv``/``scores``/``values``/``out``/``ffn``), so the
+FLOP counter's per-module counts can be set beside the formula component by component.
+The recurrences are written as explicit loops over time, one cell step per position, so
+the sequential steps of "Routing graphs" are visible in the code.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .costs import ATTENTION_KERNELS, window_blocks
+from .specs import CNN, LSTM, RNN, Transformer, require_spec
+
+
+class RecurrentLayer(nn.Module):
+    """A recurrence over time: the input product for all t at once, then one step per t."""
+
+    gates = 1  # how many d-wide blocks the products W_x x_t and W_h h_(t-1) produce
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.input = nn.Linear(d_model, self.gates * d_model)
+        self.recurrent = nn.Linear(d_model, self.gates * d_model, bias=False)
+
+    def forward(self, x):  # x: (B, n, d)
+        u = self.input(x)  # (B, n, gates * d), parallel over positions
+        state, outputs = self.initial_state(x), []
+        for t in range(x.shape[1]):  # sequential: step t waits for step t - 1
+            state = self.step(u[:, t], state)
+            outputs.append(state[0])
+        return torch.stack(outputs, dim=1)  # (B, n, d)
+
+
+class RNNLayer(RecurrentLayer):
+    """Elman RNN: h_t = tanh(W_x x_t + b + W_h h_(t-1))."""
+
+    def initial_state(self, x) -> tuple:
+        return (x.new_zeros(x.shape[0], x.shape[2]),)  # h_0: (B, d)
+
+    def step(self, u_t, state: tuple) -> tuple:
+        """One state transfer: (W_x x_t + b, (h_(t-1),)) -> (h_t,)."""
+        (h,) = state
+        return (torch.tanh(u_t + self.recurrent(h)),)
+
+
+class LSTMLayer(RecurrentLayer):
+    """LSTM: gates i, f, o = sigmoid(.), g = tanh(.); c_t = f c_(t-1) + i g; h_t = o tanh(c_t)."""
+
+    gates = 4
+
+    def initial_state(self, x) -> tuple:
+        h = x.new_zeros(x.shape[0], x.shape[2])
+        return h, h  # h_0, c_0: (B, d)
+
+    def step(self, u_t, state: tuple) -> tuple:
+        """One state transfer: (W_x x_t + b, (h_(t-1), c_(t-1))) -> (h_t, c_t)."""
+        h, c = state
+        d = h.shape[-1]
+        z = u_t + self.recurrent(h)  # (B, 4d)
+        ifo = torch.sigmoid(z[:, : 3 * d])
+        g = torch.tanh(z[:, 3 * d :])
+        c = ifo[:, d : 2 * d] * c + ifo[:, :d] * g
+        return ifo[:, 2 * d :] * torch.tanh(c), c
+
+
+class Recurrent(nn.Module):
+    """A stack of RNN or LSTM layers."""
+
+    def __init__(self, spec):
+        super().__init__()
+        layer = RNNLayer if isinstance(spec, RNN) else LSTMLayer
+        self.layers = nn.ModuleList(layer(spec.d_model) for _ in range(spec.layers))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class ConvLayer(nn.Module):
+    """One 1-D convolution plus GELU; padding keeps n outputs (left only when causal)."""
+
+    def __init__(self, d_model: int, kernel: int, dilation: int, causal: bool):
+        super().__init__()
+        self.conv = nn.Conv1d(d_model, d_model, kernel, dilation=dilation)
+        span = (kernel - 1) * dilation
+        self.pad = (span, 0) if causal else (span // 2, span // 2)
+
+    def forward(self, x):  # x: (B, d, n), channels first as Conv1d wants
+        return F.gelu(self.conv(F.pad(x, self.pad)))
+
+
+class ConvStack(nn.Module):
+    """A stack of dilated 1-D convolutions over (B, n, d)."""
+
+    def __init__(self, spec: CNN):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            ConvLayer(spec.d_model, spec.kernel, dilation, spec.causal)
+            for dilation in spec.dilation_schedule
+        )
+
+    def forward(self, x):  # x: (B, n, d)
+        x = x.transpose(1, 2)  # (B, d, n)
+        for layer in self.layers:
+            x = layer(x)
+        return x.transpose(1, 2)
+
+
+class Scores(nn.Module):
+    """Attention weights softmax(Q K^T / sqrt(d_k) + mask): (..., q, d_k) -> (..., q, k)."""
+
+    def forward(self, q, k, mask):
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        return torch.softmax(scores + mask, dim=-1)
+
+
+class Values(nn.Module):
+    """The weighted sum of values A V: (..., q, k) @ (..., k, d_k) -> (..., q, d_k)."""
+
+    def forward(self, weights, v):
+        return weights @ v
+
+
+class Fused(nn.Module):
+    """Both attention products in one ``F.scaled_dot_product_attention`` call (a fused kernel)."""
+
+    def forward(self, q, k, v, mask):
+        if mask is None:
+            return F.scaled_dot_product_attention(q, k, v)
+        if isinstance(mask, bool):  # causal full attention: let the kernel build the mask
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def window_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> torch.Tensor:
+    """Additive mask (blocks, w, keys per block) of blocked local attention: 0 seen, -inf not."""
+    blocks, keys = window_blocks(n, window, causal)
+    query = torch.arange(blocks * window, device=device).view(blocks, window, 1)
+    first = (torch.arange(blocks, device=device) * window - window).view(blocks, 1, 1)
+    key = first + torch.arange(keys, device=device).view(1, 1, keys)
+    seen = (key >= 0) & (key < n) & ((query - key).abs() <= window)
+    if causal:
+        seen &= key <= query
+    return torch.zeros(seen.shape, device=device, dtype=dtype).masked_fill(~seen, float("-inf"))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention, full or windowed, explicit or through a fused kernel."""
+
+    def __init__(self, spec: Transformer, kernel: str):
+        super().__init__()
+        self.heads, self.window, self.causal = spec.heads, spec.window, spec.causal
+        self.qkv = nn.Linear(spec.d_model, 3 * spec.d_model)
+        self.out = nn.Linear(spec.d_model, spec.d_model)
+        if kernel == "explicit":
+            self.scores, self.values = Scores(), Values()
+        else:
+            self.fused = Fused()
+
+    def attend(self, q, k, v, mask):
+        if hasattr(self, "fused"):
+            return self.fused(q, k, v, mask)
+        if isinstance(mask, bool):
+            n = q.shape[-2]
+            mask = torch.full((n, n), float("-inf"), device=q.device, dtype=q.dtype).triu(1)
+        return self.values(self.scores(q, k, 0.0 if mask is None else mask), v)
+
+    def forward(self, x):  # x: (B, n, d)
+        B, n, d = x.shape
+        q, k, v = self.qkv(x).view(B, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        # q, k, v: (B, h, n, d_k)
+        if self.window is None or self.window >= n:
+            y = self.attend(q, k, v, True if self.causal else None)
+        else:
+            y = self.local(q, k, v, n)
+        return self.out(y.transpose(1, 2).reshape(B, n, d))
+
+    def local(self, q, k, v, n):
+        """Blocked local attention (see ``window_blocks``): O(n w) scores instead of O(n^2)."""
+        w = self.window
+        blocks, keys = window_blocks(n, w, self.causal)
+        right = blocks * w - n + (0 if self.causal else w)  # pad to whole blocks (and after)
+        qb = F.pad(q, (0, 0, 0, blocks * w - n)).unflatten(2, (blocks, w))  # (B, h, nb, w, d_k)
+        kb, vb = (
+            F.pad(t, (0, 0, w, right)).unfold(2, keys, w).transpose(-2, -1) for t in (k, v)
+        )  # (B, h, nb, keys, d_k)
+        y = self.attend(qb, kb, vb, window_mask(n, w, self.causal, q.device, q.dtype))
+        return y.flatten(2, 3)[:, :, :n]  # (B, h, n, d_k)
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: x + attn(norm(x)), then x + ffn(norm(x))."""
+
+    def __init__(self, spec: Transformer, kernel: str):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(spec.d_model)
+        self.attn = SelfAttention(spec, kernel)
+        self.norm2 = nn.LayerNorm(spec.d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(spec.d_model, spec.d_ff), nn.GELU(), nn.Linear(spec.d_ff, spec.d_model)
+        )
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
+class TransformerStack(nn.Module):
+    """`layers` Transformer blocks. No positional encoding: add one where order matters."""
+
+    def __init__(self, spec: Transformer, kernel: str):
+        super().__init__()
+        self.layers = nn.ModuleList(Block(spec, kernel) for _ in range(spec.layers))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def build(spec, attention: str = "explicit") -> nn.Module:
+    """A torch module for `spec`, (batch, n, d_model) -> (batch, n, d_model), batch first.
+
+    attention: "explicit" materialises softmax(Q K^T) (the O(n^2) path); "sdpa" calls
+    ``F.scaled_dot_product_attention``, which on most devices runs a fused kernel.
+    Created on the current default device, so ``with torch.device("meta"): build(spec)``
+    makes a module with no storage, for counting.
+    """
+    require_spec(spec)
+    if attention not in ATTENTION_KERNELS:
+        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    if isinstance(spec, (RNN, LSTM)):
+        return Recurrent(spec)
+    if isinstance(spec, CNN):
+        return ConvStack(spec)
+    return TransformerStack(spec, attention)
