@@ -83,7 +83,7 @@ class Timing:
 
     @property
     def spread(self) -> float:
-        """IQR / median: below about 0.1 a timing is steady; above HIGH_SPREAD it is noisy."""
+        """The IQR over the median; below about 0.1 a timing is steady, above HIGH_SPREAD noisy."""
         return self.iqr / self.median if self.median > 0 else math.inf
 
 
@@ -366,7 +366,7 @@ class RecurrentLatency:
 
     @property
     def predicted_s(self) -> float:
-        """Steps x the median latency of one step: what the serial chain alone costs."""
+        """What the serial chain alone costs, the steps times the median latency of one step."""
         return self.steps * self.step.median
 
 

@@ -110,7 +110,7 @@ def _record_color(label_text: str) -> str:
 
 
 def scaling(records, ax=None, min_n: int = 1):
-    """Median time against n on log-log axes, one line per (label, mode), fitted slope written.
+    """Median time against n, log-log, a line per (label, mode), its fitted slope in the legend.
 
     Only points that ran ("ok") are drawn; the slope is fitted on those with n >= min_n.
     Returns the axes.
@@ -131,13 +131,10 @@ def scaling(records, ax=None, min_n: int = 1):
         dash = LINESTYLES[seen.setdefault(colour, 0) % len(LINESTYLES)]
         seen[colour] += 1
         fitted = [(n, t) for n, t in zip(ns, seconds) if n >= min_n]
+        text = name if mode == "forward" else f"{name}, {mode}"
         if len(fitted) >= 3:
-            slope, _ = fit_exponent(*zip(*fitted))
-            at = (ns[-1], seconds[-1])
-            style = dict(textcoords="offset points", va="center", fontsize=8, color=colour)
-            ax.annotate(f"slope {slope:.2f}", at, xytext=(4, 0), **style)
-        suffix = "" if mode == "forward" else f", {mode}"
-        ax.plot(ns, seconds, marker="o", ms=3, color=colour, ls=dash, label=f"{name}{suffix}")
+            text += f"  (slope {fit_exponent(*zip(*fitted))[0]:.2f})"
+        ax.plot(ns, seconds, marker="o", ms=3, color=colour, ls=dash, label=text)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length n (tokens)")
