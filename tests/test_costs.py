@@ -79,6 +79,7 @@ SMALL = [
     pc.CNN(8, 5, 2, causal=False),
     pc.CNN(8, 2, 3, dilations=(1, 2, 4)),
     pc.Transformer(16, 4, 32, 2),
+    pc.Transformer(16, 4, 32, 2, positional=True),
     pc.Transformer(16, 2, 24, 1, causal=False),
     pc.Transformer(16, 4, 32, 2, window=3),
     pc.Transformer(16, 2, 24, 1, window=2, causal=False),

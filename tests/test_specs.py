@@ -19,6 +19,8 @@ import pathcost as pc
         (lambda: pc.Transformer(d_model=10, heads=4), "divisible by heads"),
         (lambda: pc.Transformer(d_model=8, heads=2, window=0), "window"),
         (lambda: pc.Transformer(d_model=8, heads=2, d_ff=0), "d_ff"),
+        (lambda: pc.Transformer(d_model=9, heads=3, positional=True), "even"),
+        (lambda: pc.Transformer(d_model=8, heads=2, positional=1), "positional"),
     ],
 )
 def test_bad_spec_is_refused(make, name):

@@ -5,7 +5,7 @@ modules they describe; ``measure`` and ``jacobians`` measure those modules, and 
 hold each formula to its measurement.
 """
 
-from . import bench, book, costs, jacobians, measure, models, paths, plots
+from . import bench, book, costs, decay, exercises, jacobians, measure, models, paths, plots, tasks
 from .costs import (
     activation_bytes,
     attention_ffn_crossover,
@@ -41,6 +41,8 @@ __all__ = [
     "book",
     "build",
     "costs",
+    "decay",
+    "exercises",
     "forward_flops",
     "forward_flops_by_component",
     "jacobians",
@@ -56,5 +58,6 @@ __all__ = [
     "receptive_field",
     "routing_graph",
     "sequential_steps",
+    "tasks",
     "shortest_path",
 ]

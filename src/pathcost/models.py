@@ -211,14 +211,25 @@ class Block(nn.Module):
         return x + self.ffn(self.norm2(x))
 
 
+def sinusoidal_positions(n: int, d: int, device=None, dtype=None) -> torch.Tensor:
+    """PE(t, 2i) = sin(t / 10000^(2i/d)), PE(t, 2i+1) = cos(same): shape (n, d), d even."""
+    position = torch.arange(n, device=device, dtype=torch.float32).unsqueeze(1)  # (n, 1)
+    frequency = torch.exp(torch.arange(0, d, 2, device=device) * (-math.log(10000.0) / d))
+    angles = position * frequency  # (n, d / 2)
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1).to(dtype)
+
+
 class TransformerStack(nn.Module):
-    """`layers` Transformer blocks. No positional encoding: add one where order matters."""
+    """`layers` Transformer blocks, with sinusoidal positions added first if the spec asks."""
 
     def __init__(self, spec: Transformer, kernel: str):
         super().__init__()
+        self.positional = spec.positional
         self.layers = nn.ModuleList(Block(spec, kernel) for _ in range(spec.layers))
 
-    def forward(self, x):
+    def forward(self, x):  # x: (B, n, d)
+        if self.positional:
+            x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         for layer in self.layers:
             x = layer(x)
         return x

@@ -90,6 +90,8 @@ class Transformer:
     window: local attention radius w (query t sees keys within w positions); None = full.
     causal=True masks the future, as a decoder does; causal=False lets every position see
     both sides, as an encoder does.
+    positional=True adds sinusoidal position encodings (Vaswani et al. 2017) to the input;
+    without them attention cannot tell positions apart. They cost no FLOPs and no parameters.
     """
 
     d_model: int
@@ -98,6 +100,7 @@ class Transformer:
     layers: int = 6
     window: int | None = None
     causal: bool = True
+    positional: bool = False
 
     def __post_init__(self):
         require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
@@ -108,8 +111,11 @@ class Transformer:
             )
         if self.window is not None:
             require_positive(window=self.window)
-        if not isinstance(self.causal, bool):
-            raise ValueError(f"causal must be True or False, got {self.causal!r}")
+        for name in ("causal", "positional"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.positional and self.d_model % 2:
+            raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
 
     @property
     def d_head(self) -> int:

@@ -1,0 +1,1 @@
+"""Gradient decay: recurrences with a chosen spectral radius and the products of their Jacobians."""
