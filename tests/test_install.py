@@ -7,6 +7,7 @@ installed with ordinary dependency resolution (no --no-deps) and torch must be u
 
 import base64
 import hashlib
+import shutil
 import subprocess
 import venv
 import zipfile
@@ -55,7 +56,11 @@ def test_installing_pathcost_keeps_the_installed_torch(tmp_path):
         )
 
     assert pip(str(stand_in_torch_wheel(tmp_path))).returncode == 0
-    result = pip(str(ROOT))
+    source = tmp_path / "pathcost"  # a copy, so the build leaves nothing in the work tree
+    for part in ("src", "pyproject.toml", "README.md"):
+        copy = shutil.copytree if (ROOT / part).is_dir() else shutil.copy
+        copy(ROOT / part, source / part)
+    result = pip(str(source))
     assert result.returncode == 0, result.stderr[-2000:]
     check = subprocess.run(
         [
