@@ -11,8 +11,8 @@ from ._checks import is_int, require_positive
 
 
 @dataclass(frozen=True)
-class RNN:
-    """Elman recurrence h_t = tanh(W_x x_t + W_h h_(t-1) + b), `layers` stacked, width d_model."""
+class Recurrence:
+    """What RNN and LSTM share: `layers` stacked recurrent layers of width d_model."""
 
     d_model: int
     layers: int = 1
@@ -27,19 +27,13 @@ class RNN:
 
 
 @dataclass(frozen=True)
-class LSTM:
+class RNN(Recurrence):
+    """Elman recurrence h_t = tanh(W_x x_t + W_h h_(t-1) + b), `layers` stacked, width d_model."""
+
+
+@dataclass(frozen=True)
+class LSTM(Recurrence):
     """LSTM (Hochreiter & Schmidhuber 1997): four gates a step, `layers` stacked, width d_model."""
-
-    d_model: int
-    layers: int = 1
-
-    def __post_init__(self):
-        require_positive(d_model=self.d_model, layers=self.layers)
-
-    @property
-    def causal(self) -> bool:
-        """A recurrence carries information forwards only, so this is always True."""
-        return True
 
 
 @dataclass(frozen=True)
