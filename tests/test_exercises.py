@@ -23,6 +23,20 @@ def right_reach(spec, span):
     return pc.path_length(spec, span) != math.inf
 
 
+def right_flops(n, d_model, heads, d_ff, layers):
+    return layers * (8 * n * d_model**2 + 4 * n * d_model * d_ff + 4 * n * n * d_model)
+
+
+def right_max_n(budget_bytes, heads, batch, bytes_per_element, overhead):
+    return math.isqrt(int(budget_bytes / (heads * batch * bytes_per_element * overhead)))
+
+
+def right_slope(ns, ys):
+    x, y = [math.log(n) for n in ns], [math.log(v) for v in ys]
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    return sum((a - mx) * (b - my) for a, b in zip(x, y)) / sum((a - mx) ** 2 for a in x)
+
+
 @pytest.mark.parametrize(
     "checker, right, wrong, miss",
     [
@@ -43,6 +57,36 @@ def right_reach(spec, span):
             right_decay,
             lambda rho, threshold: math.ceil(math.log(threshold) / math.log(rho)),
             "rho=0.5, threshold=0.5",
+        ),
+        (
+            pc.exercises.check_transformer_flops,
+            right_flops,
+            lambda n, d_model, heads, d_ff, layers: (
+                right_flops(n, d_model, heads, d_ff, layers) - 2 * layers * n * n * d_model
+            ),  # forgot that AV costs as much as QK^T
+            "n=1, d_model=8",
+        ),
+        (
+            pc.exercises.check_max_seq_len,
+            right_max_n,
+            lambda budget_bytes, heads, batch, bytes_per_element, overhead: math.isqrt(
+                budget_bytes // (heads * batch * bytes_per_element)
+            ),  # ignores the overhead
+            "overhead=4",
+        ),
+        (
+            pc.exercises.check_fit_exponent,
+            right_slope,
+            lambda ns, ys: (
+                (math.log(ys[-1]) - math.log(ys[0])) / (math.log(ns[-1]) - math.log(ns[0]))
+            ),
+            "ns=[2, 3, 5, 7, 11]",
+        ),
+        (
+            pc.exercises.check_window_layers,
+            lambda distance, window: max(1, -(-distance // window)),
+            lambda distance, window: distance // window,
+            "distance=0",
         ),
         (
             pc.exercises.check_can_reach,

@@ -7,12 +7,17 @@ value expected. It returns True when every case passes, so a notebook cell can a
 
 import math
 
-from . import paths
+import torch
+
+from . import bench, costs, paths
 from .specs import CNN, LSTM, RNN, Transformer
 
 
-def check(fn, cases, expected_fn) -> bool:
-    """Call fn(**case) for each case and compare with expected_fn(**case); report the first miss."""
+def check(fn, cases, expected_fn, rel_tol: float = 0.0) -> bool:
+    """Call fn(**case) for each case and compare with expected_fn(**case); report the first miss.
+
+    Exact comparison, unless rel_tol > 0 asks for math.isclose (for floating-point answers).
+    """
     if not callable(fn):
         raise ValueError(f"fn must be the function you wrote, got {type(fn).__name__}")
     name = getattr(fn, "__name__", "your function")
@@ -26,11 +31,17 @@ def check(fn, cases, expected_fn) -> bool:
                 f"{name}({arguments}) raised {type(error).__name__}: {error}; expected {expected!r}"
             )
             return False
-        if got != expected:
+        if not _agrees(got, expected, rel_tol):
             print(f"{name}({arguments}) returned {got!r}; expected {expected!r}")
             return False
     print(f"{name}: all {len(cases)} cases correct")
     return True
+
+
+def _agrees(got, expected, rel_tol: float) -> bool:
+    if rel_tol and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return math.isclose(got, expected, rel_tol=rel_tol, abs_tol=rel_tol)
+    return got == expected
 
 
 _ARCHS = {"rnn": RNN, "lstm": LSTM, "cnn": CNN, "transformer": Transformer}
@@ -101,3 +112,71 @@ def check_can_reach(fn) -> bool:
     ]
     cases = [dict(spec=spec, span=span) for spec in specs for span in (0, 3, 4, 8, 9, 31, 32, 200)]
     return check(fn, cases, _reaches)
+
+
+def _transformer_flops(n: int, d_model: int, heads: int, d_ff: int, layers: int) -> int:
+    return costs.forward_flops(Transformer(d_model, heads, d_ff, layers), n)
+
+
+def check_transformer_flops(fn) -> bool:
+    """Exercise of "Counting compute": fn(n, d_model, heads, d_ff, layers) -> forward FLOPs of
+    pc.build(pc.Transformer(...)) at batch 1, 2 FLOPs per multiply-accumulate."""
+    cases = [
+        dict(n=n, d_model=d, heads=h, d_ff=f, layers=layers)
+        for n, d, h, f, layers in [
+            (1, 8, 2, 16, 1), (128, 64, 4, 256, 2), (1024, 512, 8, 2048, 6),
+            (4096, 768, 12, 3072, 12), (100, 96, 3, 50, 3),
+        ]
+    ]  # fmt: skip
+    return check(fn, cases, _transformer_flops)
+
+
+def _max_n(budget_bytes: int, heads: int, batch: int, bytes_per_element: int, overhead) -> int:
+    dtype = {2: torch.float16, 4: torch.float32, 8: torch.float64}[bytes_per_element]
+    return costs.max_seq_len(budget_bytes, heads, batch, dtype, overhead)
+
+
+def check_max_seq_len(fn) -> bool:
+    """Exercise of "Memory": fn(budget_bytes, heads, batch, bytes_per_element, overhead) -> the
+    largest n whose B h n^2 attention weights, times overhead, fit the budget."""
+    gib = 2**30
+    cases = [
+        dict(budget_bytes=b, heads=h, batch=batch, bytes_per_element=e, overhead=o)
+        for b, h, batch, e, o in [
+            (8 * gib, 8, 2, 2, 1), (8 * gib, 8, 2, 2, 4), (8 * gib, 8, 2, 2, 8),
+            (16 * gib, 16, 1, 4, 1), (24 * gib, 8, 2, 2, 6), (10**6, 1, 1, 2, 1),
+        ]
+    ]  # fmt: skip
+    return check(fn, cases, _max_n)
+
+
+def _slope(ns, ys) -> float:
+    return bench.fit_exponent(ns, ys)[0]
+
+
+def check_fit_exponent(fn) -> bool:
+    """Exercise of "Time and parallelism": fn(ns, ys) -> the least-squares slope of log y
+    against log n (to within 1e-9 relative)."""
+    ns = [256, 512, 1024, 2048, 4096]
+    cases = [
+        dict(ns=ns, ys=[3e-9 * n**2 for n in ns]),
+        dict(ns=ns, ys=[2e-6 * n * (1 + 0.1 * (-1) ** i) for i, n in enumerate(ns)]),
+        dict(ns=[1, 10, 100], ys=[5.0, 5.0, 5.0]),
+        dict(ns=[2, 3, 5, 7, 11], ys=[1.0, 2.0, 2.5, 4.0, 9.0]),
+    ]
+    return check(fn, cases, _slope, rel_tol=1e-9)
+
+
+def _window_layers(distance: int, window: int) -> int | float:
+    deep_enough = Transformer(8, 2, 16, layers=distance + 1, window=window)
+    return paths.path_length(deep_enough, distance)
+
+
+def check_window_layers(fn) -> bool:
+    """Exercise of "Cutting the n^2": fn(distance, window) -> how many windowed attention layers
+    (radius `window`) a token needs to reach `distance` positions away."""
+    cases = [
+        dict(distance=d, window=w)
+        for d, w in [(0, 4), (1, 4), (4, 4), (5, 4), (2048, 256), (2047, 256), (2049, 256), (7, 1)]
+    ]
+    return check(fn, cases, _window_layers)
