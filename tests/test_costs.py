@@ -169,6 +169,16 @@ def test_attention_ffn_crossover_is_the_first_n_where_measured_attention_wins(sp
         assert attention_wins(crossover) and not any(map(attention_wins, range(1, crossover)))
 
 
+def test_korthikanti_estimate_as_published():
+    # s b h (34 + 5 a s / h) for s = 2048, b = 1, h = 1024, a = 16, one layer (their Eq. 2)
+    spec = pc.Transformer(1024, 16, 4096, 1)
+    assert pc.costs.korthikanti_activation_bytes(spec, 2048) == 2048 * 1024 * (34 + 5 * 16 * 2)
+    deeper = pc.Transformer(1024, 16, 4096, 24)
+    assert pc.costs.korthikanti_activation_bytes(deeper, 2048, 2) == 48 * 2048 * 1024 * 194
+    with pytest.raises(ValueError, match="spec"):
+        pc.costs.korthikanti_activation_bytes(pc.LSTM(8), 16)
+
+
 @given(n=st.integers(1, 10**5), heads=st.integers(1, 64), batch=st.integers(1, 64))
 def test_attention_weights_quadruple_when_n_doubles(n, heads, batch):
     assert pc.attention_weights_bytes(2 * n, heads, batch) == 4 * pc.attention_weights_bytes(

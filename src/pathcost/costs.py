@@ -154,6 +154,21 @@ def activation_bytes(
     return L * ((norms + ffn) * size + core)
 
 
+def korthikanti_activation_bytes(spec, n: int, batch: int = 1) -> int:
+    """The published estimate of a Transformer's training activations: s b h (34 + 5 a s / h).
+
+    Korthikanti et al. 2022, per layer, summed over layers: s = n, b = batch, h = d_model,
+    a = heads. It assumes 16-bit activations, 1-byte dropout masks, d_ff = 4h and a
+    materialised softmax; "Memory" sets it beside ``activation_bytes`` and explains each gap.
+    """
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    if not isinstance(spec, Transformer):
+        raise ValueError(f"spec must be a Transformer for this estimate, got {spec!r}")
+    s, b, h, a = n, batch, spec.d_model, spec.heads
+    return spec.layers * (34 * s * b * h + 5 * a * s * s * b)
+
+
 def kv_cache_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
     """Bytes of a decoder's KV cache after n tokens: K and V in every layer.
 
