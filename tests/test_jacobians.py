@@ -174,3 +174,95 @@ def test_the_callers_random_state_is_left_alone():
 def test_bad_input_is_refused_by_name(call, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
         call()
+
+
+# --- the dependency matrix of "Receptive fields" ------------------------------------------
+
+
+@pytest.mark.parametrize("spec", RECURRENT + CNNS + WINDOWED + FULL, ids=repr)
+def test_dependency_matrix_is_nonzero_exactly_at_the_offsets_the_formula_reaches(spec):
+    n = 13
+    nonzero = (jacobians.dependency_matrix(spec, n) != 0).tolist()  # nonzero[j][i]
+    assert nonzero == [[formula(spec, i, j) != math.inf for i in range(n)] for j in range(n)]
+
+
+@pytest.mark.parametrize("spec", OVERSHOOTING, ids=repr)
+def test_dependency_matrix_is_nonzero_where_the_routing_graph_connects(spec):
+    n = 13  # next to the ends an overshooting route is cut by the padding, in both routes
+    nonzero = (jacobians.dependency_matrix(spec, n) != 0).tolist()
+    assert nonzero == [
+        [pc.shortest_path(spec, n, i, j)[0] != math.inf for i in range(n)] for j in range(n)
+    ]
+
+
+@pytest.mark.parametrize("spec", [CNNS[1], CNNS[6], RECURRENT[2], WINDOWED[3]], ids=repr)
+def test_dependency_matrix_last_row_equals_the_gradient_norms(spec):
+    # two autograd routes: one vectorised Jacobian against one backward pass per channel
+    n = 10
+    module, x = jacobians._module(spec, "explicit"), jacobians._input(spec, n)
+    last_row = jacobians.dependency_matrix(spec, n)[n - 1]
+    torch.testing.assert_close(last_row.flip(0), jacobians.gradient_norms(module, x))
+
+
+def test_dependency_matrix_shows_the_holes_of_a_gridded_schedule():
+    spec = pc.CNN(d_model=4, kernel=3, layers=2, dilations=(4, 1))  # R = 11, offsets 3, 7 missed
+    row = jacobians.dependency_matrix(spec, 16)[15]
+    offsets = sorted(15 - i for i in range(16) if row[i] != 0)
+    assert offsets == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+    assert offsets[-1] - offsets[0] + 1 == pc.receptive_field(spec)
+
+
+def test_dependency_image_paints_exactly_the_zeros_grey():
+    matrix = jacobians.dependency_matrix(pc.CNN(d_model=4, kernel=3, layers=2), 9)
+    ax = pc.plots.dependency_image(matrix)
+    painted = ax.images[0].get_array()
+    assert painted.mask.tolist() == (matrix == 0).tolist()
+    with pytest.raises(ValueError, match=r"^matrix "):
+        pc.plots.dependency_image(matrix[:4])
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: jacobians.dependency_matrix("CNN", 4), "spec"),
+        (lambda: jacobians.dependency_matrix(pc.CNN(d_model=2), 0), "n"),
+        (lambda: jacobians.dependency_matrix(pc.CNN(d_model=2), 4, "flash"), "attention"),
+        (lambda: jacobians.dependency_row(pc.CNN(d_model=2), 4, 4), "j"),
+        (lambda: jacobians.dependency_row(pc.CNN(d_model=2), 4, -1), "j"),
+        (lambda: jacobians.dependency_row(pc.CNN(d_model=2), 0, 0), "n"),
+    ],
+)
+def test_dependency_matrix_and_row_refuse_bad_input_by_name(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        call()
+
+
+@pytest.mark.parametrize(
+    "spec", [CNNS[3], CNNS[7], OVERSHOOTING[0], RECURRENT[3], FULL[0]], ids=repr
+)
+def test_dependency_row_equals_the_row_of_the_vectorised_matrix(spec):
+    # two autograd routes: one backward pass per channel of y_j against torch's vmapped Jacobian
+    n = 11
+    matrix = jacobians.dependency_matrix(spec, n)
+    rows = torch.stack([jacobians.dependency_row(spec, n, j) for j in range(n)])
+    torch.testing.assert_close(rows, matrix)
+    assert torch.equal(rows != 0, matrix != 0)
+
+
+def test_a_deep_stack_keeps_its_tiny_entries_nonzero():
+    # entries near 1e-214 square to 0 in float64; the norm must not turn them into holes
+    spec = pc.CNN(d_model=4, kernel=3, layers=256)  # R = 513: offsets 0..512
+    row = jacobians.dependency_row(spec, 520, 519)
+    assert 0 < row[519].item() < 1e-160
+    assert sorted(519 - i for i in range(520) if row[i] != 0) == list(range(513))
+
+
+def test_the_dependency_matrix_leaves_the_callers_thread_count_alone():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        jacobians.dependency_matrix(pc.CNN(d_model=2, kernel=3, layers=1), 5)
+        jacobians.dependency_row(pc.CNN(d_model=2, kernel=3, layers=1), 5, 4)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

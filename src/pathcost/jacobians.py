@@ -29,6 +29,7 @@ next to an edge, as in ``paths.shortest_path`` on n positions, though not in the
 or, for the receptive field, not bounded within the n measured.
 """
 
+import contextlib
 import functools
 import math
 
@@ -183,3 +184,67 @@ def _crosses(layer, x: torch.Tensor, i: int, j: int, horizon: int) -> bool:
                 state = tuple(part.detach() for part in state)
             state = layer.step(u[:, t], state)
         return i in _reads(state[0][0], x)
+
+
+def dependency_matrix(spec, n: int, attention: str = "explicit") -> torch.Tensor:
+    """Measured M[j, i] = ||d y_j / d x_i||_F of the full module on n positions.
+
+    Drawn in "Receptive fields". Built and seeded as every function here (float64, CPU,
+    SEED). An exact 0 is a structural zero: output j cannot read input i. Returns an (n, n)
+    float64 tensor, outputs on rows. The twin of the reachable offsets of
+    ``paths.path_length``: row j of a CNN is nonzero exactly at the inputs i whose offset
+    j - i some route of taps reaches.
+    """
+    _require_workload(spec, n, attention)
+    module, x = _module(spec, attention), _input(spec, n)
+    with torch.enable_grad(), _one_thread():
+        jacobian = torch.autograd.functional.jacobian(
+            lambda inputs: module(inputs)[0], x, vectorize=True
+        )  # (n, d_out, 1, n, d_in): d y_j[c] / d x_i[e]
+    return _frobenius(jacobian[:, :, 0], dims=(1, 3))
+
+
+def dependency_row(spec, n: int, j: int, attention: str = "explicit") -> torch.Tensor:
+    """Measured row j of ``dependency_matrix``: ||d y_j / d x_i||_F for every input i.
+
+    Drawn in "Receptive fields". One backward pass per output channel of position j, so it
+    costs d_model passes where the full matrix costs n * d_model: the route for deep stacks
+    and long sequences. Returns a float64 tensor of n norms.
+    """
+    _require_workload(spec, n, attention)
+    require_non_negative(j=j)
+    if j >= n:
+        raise ValueError(f"j must be a position 0..{n - 1}, got {j}")
+    module, x = _module(spec, attention), _input(spec, n)
+    with torch.enable_grad(), _one_thread():
+        x = x.requires_grad_(True)
+        y_j = module(x)[0, j]
+        rows = [torch.autograd.grad(y_j[c], x, retain_graph=True)[0][0] for c in range(len(y_j))]
+    return _frobenius(torch.stack(rows), dims=(0, 2))  # (d_out, n, d_in) -> (n,)
+
+
+def _frobenius(blocks: torch.Tensor, dims: tuple) -> torch.Tensor:
+    """sqrt(sum of squares) over `dims`, scaled by the largest entry first.
+
+    Squaring a deep stack's Jacobian entries (1e-283 and less) underflows to 0; scaling
+    keeps every block with a nonzero entry nonzero, so a zero stays a structural zero.
+    """
+    scale = blocks.abs().amax(dim=dims, keepdim=True)
+    scaled = blocks / scale.masked_fill(scale == 0, 1)
+    return scaled.square().sum(dim=dims).sqrt() * scale.squeeze(dims)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one CPU thread, then restore the caller's count.
+
+    The modules measured here are tiny: on a busy machine several threads spend more time
+    waiting for each other than computing (on the 2-core build machine under load, the
+    dependency-matrix tests ran about 6 times slower with 2 threads than with 1).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
