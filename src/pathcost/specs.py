@@ -136,5 +136,6 @@ def label(spec) -> str:
         dilated = "" if spec.dilations is None else f", dilations {list(spec.dilations)}"
         return f"CNN k={spec.kernel} {side}{dilated}"
     if name == "Transformer":
-        return "Transformer" if spec.window is None else f"Transformer, window {spec.window}"
+        window = "" if spec.window is None else f", window {spec.window}"
+        return f"Transformer{window}{', positions' if spec.positional else ''}"
     return name

@@ -1,1 +1,402 @@
-"""Synthetic tasks with a controlled dependency span, and a small trainer (quick and full sizes)."""
+"""Synthetic tasks with a controlled dependency span, and a small trainer (quick and full sizes).
+
+Derived in "Long-range tasks". Every task is a classification read at the last position of a
+sequence of n = span + 1 tokens, and its label is decided by the token at position 0, exactly
+`span` positions before the position that is read:
+
+- ``copy`` (recall the first token): positions 0 .. span - 1 hold values drawn independently
+  and uniformly from ``vocab`` values, position span holds a query mark, and the label is
+  the value at position 0. ``vocab`` classes.
+- ``brackets`` (close the outermost bracket): position 0 opens a bracket of one of ``types``
+  types, positions 1 .. span - 1 hold a random balanced string of brackets and blanks drawn
+  without looking at it, and position span holds a query mark where the bracket that closes
+  position 0 belongs. The label is its type. ``types`` classes.
+
+In both, every token after position 0 is independent of the label, so a model whose output
+at the last position cannot depend on position 0 (a path length of ``math.inf`` at distance
+span) is at chance, 1 / classes, by construction, however long it trains.
+
+Data come from a seeded ``torch.Generator`` (no downloads): the same seed gives the same
+batches on every run, and ``generator=None`` means ``torch.Generator().manual_seed(0)``.
+``train`` wraps ``models.build(spec)`` in a classifier (embedding -> the spec's module -> a
+linear readout of the last position), trains it with Adam on fresh batches and returns its
+accuracy on a held-out set drawn from another seed.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._checks import is_int, require_positive
+from .models import build
+from .specs import label, require_spec
+
+TASKS = ("copy", "brackets")
+DEFAULTS = {"copy": {"vocab": 8}, "brackets": {"types": 4}}
+CHUNK = 50  # training batches drawn at once: one loop over positions serves 50 steps
+# Held-out data use seed + HELD_OUT. The CPU generator keeps only the low 32 bits of a seed
+# (manual_seed(2**40) repeats manual_seed(0)), so seeds stay below 2**31 and the held-out
+# seeds above: no held-out set ever repeats a run's training batches.
+HELD_OUT = 2**31
+MAX_SEED = 2**31 - 1
+
+
+def task_params(task: str, **params) -> dict:
+    """The task's parameters with defaults filled in; an unknown task or parameter is refused."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    unknown = set(params) - set(DEFAULTS[task])
+    if unknown:
+        raise ValueError(f"task {task!r} takes {sorted(DEFAULTS[task])}, got {sorted(unknown)}")
+    merged = {**DEFAULTS[task], **params}
+    require_positive(**merged)
+    for name, value in merged.items():
+        if value < 2:
+            raise ValueError(
+                f"{name} must be >= 2, so that there is something to tell, got {value}"
+            )
+    return merged
+
+
+def _require_seed(seed) -> None:
+    if not is_int(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer 0 .. {MAX_SEED}, got {seed!r}")
+
+
+def _generator(generator) -> torch.Generator:
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return generator
+
+
+def copy_first(span: int, batch: int, vocab: int = 8, generator=None):
+    """Recall the first token: (inputs (batch, span + 1), targets (batch,)), targets = inputs[:, 0].
+
+    Values 0 .. vocab - 1 drawn i.i.d. uniform at positions 0 .. span - 1; the query mark
+    (token ``vocab``) at position span. The label sits `span` positions before the query.
+    """
+    require_positive(span=span, batch=batch)
+    vocab = task_params("copy", vocab=vocab)["vocab"]
+    generator = _generator(generator)
+    values = torch.randint(vocab, (batch, span), generator=generator)  # (B, span)
+    query = torch.full((batch, 1), vocab, dtype=torch.long)
+    return torch.cat([values, query], dim=1), values[:, 0].clone()
+
+
+def bracket_tokens(types: int = 4) -> dict:
+    """Token ids of ``brackets``: opens 0 .. K-1, closes K .. 2K-1, blank 2K, query 2K + 1."""
+    types = task_params("brackets", types=types)["types"]
+    return {"open": 0, "close": types, "blank": 2 * types, "query": 2 * types + 1}
+
+
+def brackets(span: int, batch: int, types: int = 4, generator=None):
+    """Close the outermost bracket: (inputs (batch, span + 1), targets (batch,)).
+
+    Position 0 opens a bracket of type t, uniform over `types`. Positions 1 .. span - 1 are a
+    balanced string built by a random walk on the depth that never looks at t: at each
+    position close (probability 0.4 when open brackets remain), open a bracket of a uniform
+    type (0.4) or leave a blank (the rest), except that the walk closes whatever it must to
+    end at depth 0. Position span is the query mark. The label is t, `span` positions back.
+    """
+    require_positive(span=span, batch=batch)
+    ids = bracket_tokens(types)
+    generator = _generator(generator)
+    first = torch.randint(types, (batch,), generator=generator)  # (B,) the label
+    inner = span - 1
+    tokens = torch.empty(batch, inner, dtype=torch.long)
+    stack = torch.zeros(batch, inner // 2 + 1, dtype=torch.long)  # open types, bottom first
+    depth = torch.zeros(batch, dtype=torch.long)
+    rows = torch.arange(batch)
+    for p in range(inner):
+        left = inner - p  # positions left, this one included
+        u = torch.rand(batch, generator=generator)
+        kind = torch.randint(types, (batch,), generator=generator)
+        close = (depth >= left) | ((depth > 0) & (u < 0.4))
+        opens = ~close & (depth <= left - 2) & (u >= 0.4) & (u < 0.8)
+        top = stack[rows, (depth - 1).clamp(min=0)]
+        blank = torch.full_like(kind, ids["blank"])
+        tokens[:, p] = torch.where(
+            close, ids["close"] + top, torch.where(opens, ids["open"] + kind, blank)
+        )
+        slot = depth.clamp(max=stack.shape[1] - 1)
+        stack[rows, slot] = torch.where(opens, kind, stack[rows, slot])
+        depth = depth + opens.long() - close.long()
+    query = torch.full((batch, 1), ids["query"], dtype=torch.long)
+    return torch.cat([(ids["open"] + first).unsqueeze(1), tokens, query], dim=1), first
+
+
+def render(row, task: str, **params) -> str:
+    """One sequence as text: values as letters a, b, ... (copy); brackets as ( [ { < ) ] } >,
+    more types as letters, blanks as dots (brackets); the query mark as ?."""
+    params = task_params(task, **params)
+    if task == "copy":
+        symbols = [chr(ord("a") + v) for v in range(params["vocab"])] + ["?"]
+    else:
+        k = params["types"]
+        opens = "([{<" if k <= 4 else "".join(chr(ord("A") + t) for t in range(k))
+        closes = ")]}>" if k <= 4 else "".join(chr(ord("a") + t) for t in range(k))
+        symbols = list(opens[:k]) + list(closes[:k]) + [".", "?"]
+    ids = torch.as_tensor(row).reshape(-1).tolist()  # a row, or a single label
+    if any(not is_int(t) or not 0 <= t < len(symbols) for t in ids):
+        raise ValueError(f"row must hold token ids 0 .. {len(symbols) - 1} of task {task!r}")
+    return " ".join(symbols[t] for t in ids)
+
+
+def sample(task: str, span: int, batch: int, generator=None, **params):
+    """One batch (inputs, targets) of `task` ("copy" or "brackets") at dependency span `span`."""
+    params = task_params(task, **params)
+    make = copy_first if task == "copy" else brackets
+    return make(span, batch, generator=generator, **params)
+
+
+def classes(task: str, **params) -> int:
+    """How many labels the task has: ``vocab`` (copy) or ``types`` (brackets)."""
+    params = task_params(task, **params)
+    return params["vocab"] if task == "copy" else params["types"]
+
+
+def tokens(task: str, **params) -> int:
+    """How many distinct input tokens the task uses, the query mark included."""
+    params = task_params(task, **params)
+    return params["vocab"] + 1 if task == "copy" else 2 * params["types"] + 2
+
+
+def chance(task: str, **params) -> float:
+    """Chance accuracy 1 / classes: the labels are uniform, so no guess made blind beats it."""
+    return 1 / classes(task, **params)
+
+
+def matching_opener(inputs: torch.Tensor, types: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """(position, type) of the open bracket that the last position must close, by a stack parser.
+
+    The route independent of the generator: it reads the tokens only. Both are -1 in a row
+    whose brackets do not match or where nothing is left open at the last position.
+    """
+    ids = bracket_tokens(types)
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 2 or inputs.is_floating_point():
+        raise ValueError("inputs must be a 2-D tensor of token ids, shape (batch, n)")
+    positions, kinds = [], []
+    for row in inputs.tolist():
+        stack, matched = [], True
+        for p, token in enumerate(row[:-1]):
+            if ids["open"] <= token < ids["close"]:
+                stack.append((p, token - ids["open"]))
+            elif ids["close"] <= token < ids["blank"]:
+                matched = matched and bool(stack) and stack.pop()[1] == token - ids["close"]
+        position, kind = stack[-1] if matched and stack else (-1, -1)
+        positions.append(position)
+        kinds.append(kind)
+    return torch.tensor(positions), torch.tensor(kinds)
+
+
+def bag_accuracy(span: int, vocab: int = 8) -> float:
+    """The best accuracy on ``copy`` from the bag of tokens, blind to order: E[max_v c_v] / span.
+
+    Derived in "Long-range tasks". A model that sees only how often each value occurs (c_v
+    among the span values) knows that the first token is v with probability c_v / span, so
+    its best guess is the most frequent value. The counts are multinomial(span, 1 / vocab);
+    P(max c <= m) is computed exactly as vocab independent Poisson(span / vocab) counts,
+    each cut at m, conditioned on their sum being span.
+    """
+    require_positive(span=span)
+    vocab = task_params("copy", vocab=vocab)["vocab"]
+    rate = span / vocab
+    c = np.arange(span + 1)
+    log_gamma = np.array([math.lgamma(k + 1) for k in c])
+    pmf = np.exp(c * math.log(rate) - rate - log_gamma)  # Poisson(rate) at 0 .. span
+    at_span = math.exp(span * math.log(span) - span - math.lgamma(span + 1))  # Poisson(span)
+    expected_max = 0.0
+    for m in range(span):  # E[max] = sum over m >= 0 of P(max > m)
+        power = np.array([1.0])
+        for _ in range(vocab):
+            power = np.convolve(power, np.where(c <= m, pmf, 0.0))[: span + 1]
+        above = 1 - power[span] / at_span
+        expected_max += above
+        if above < 1e-15:
+            break
+    return float(expected_max / span)
+
+
+def plurality_accuracy(inputs: torch.Tensor, targets: torch.Tensor, vocab: int = 8) -> float:
+    """Measured accuracy of the bag guess on a ``copy`` batch: the most frequent value.
+
+    Ties are shared: when k values tie and the label is one of them, the guess scores 1 / k,
+    its expected score over a random choice among the tied values.
+    """
+    vocab = task_params("copy", vocab=vocab)["vocab"]
+    counts = nn.functional.one_hot(inputs[:, :-1], vocab + 1)[..., :vocab].sum(1)  # (B, vocab)
+    tied = (counts == counts.max(dim=1, keepdim=True).values).float()
+    return (tied.gather(1, targets.unsqueeze(1)).squeeze(1) / tied.sum(1)).mean().item()
+
+
+class Classifier(nn.Module):
+    """Token embedding -> the spec's module -> a linear readout of the last position."""
+
+    def __init__(self, spec, tokens: int, classes: int):
+        super().__init__()
+        self.embed = nn.Embedding(tokens, spec.d_model)
+        self.body = build(spec)
+        self.readout = nn.Linear(spec.d_model, classes)
+
+    def forward(self, inputs):  # inputs: (B, n) token ids
+        features = self.body(self.embed(inputs))  # (B, n, d)
+        return self.readout(features[:, -1])  # (B, classes)
+
+
+def classifier(spec, task: str, seed: int = 0, **params) -> Classifier:
+    """A fresh Classifier of `spec` for `task`, its weights drawn under `seed`.
+
+    The caller's random state is left as it was.
+    """
+    require_spec(spec)
+    _require_seed(seed)
+    params = task_params(task, **params)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Classifier(spec, tokens(task, **params), classes(task, **params))
+
+
+@dataclass(frozen=True)
+class Size:
+    """The training budget of one run: Adam steps, batch size, learning rate, held-out rows."""
+
+    steps: int
+    batch: int
+    lr: float
+    held_out: int
+
+    def __post_init__(self):
+        require_positive(steps=self.steps, batch=self.batch, held_out=self.held_out)
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < math.inf):
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+
+
+SIZES = {
+    # quick: a few seconds a model on a laptop CPU; enough for the short spans only
+    "quick": Size(steps=150, batch=64, lr=1e-2, held_out=1024),
+    # full: for a GPU; the recurrences' step loops take most of the time
+    "full": Size(steps=2000, batch=128, lr=2e-3, held_out=4096),
+}
+
+
+def _budget(size) -> Size:
+    if isinstance(size, Size):
+        return size
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {tuple(SIZES)} or a Size, got {size!r}")
+    return SIZES[size]
+
+
+def _batches(task: str, span: int, budget: Size, seed: int, params: dict):
+    """The training batches of one run, drawn CHUNK batches at a time from one seeded generator."""
+    data = torch.Generator().manual_seed(seed)
+    for start in range(0, budget.steps, CHUNK):
+        count = min(CHUNK, budget.steps - start)
+        inputs, targets = sample(task, span, count * budget.batch, data, **params)
+        yield from zip(inputs.split(budget.batch), targets.split(budget.batch))
+
+
+def train(
+    spec,
+    task: str,
+    span: int,
+    size="quick",
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
+    threads: int | None = 1,
+    **params,
+) -> float:
+    """Train a Classifier of `spec` on `task` at dependency span `span`; its held-out accuracy.
+
+    size: "quick", "full" or a Size. Adam on cross-entropy, one fresh batch per step from
+    ``torch.Generator().manual_seed(seed)``, gradient norm clipped at 1; the held-out set
+    comes from seed + HELD_OUT. On the CPU the run uses `threads` threads (restored after;
+    None keeps torch's setting): one is as fast for models this small and makes the numbers
+    repeat exactly from run to run.
+    """
+    require_spec(spec)
+    require_positive(span=span)
+    _require_seed(seed)
+    budget = _budget(size)
+    params = task_params(task, **params)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    if threads is not None and (not is_int(threads) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    saved_threads = torch.get_num_threads()
+    if device.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        model = classifier(spec, task, seed=seed, **params).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+        batches = _batches(task, span, budget, seed, params)
+        name = f"{label(spec)}, span {span}"
+        for inputs, targets in tqdm(
+            batches, total=budget.steps, desc=name, disable=not progress, leave=False
+        ):
+            loss = nn.functional.cross_entropy(model(inputs.to(device)), targets.to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        held = torch.Generator().manual_seed(seed + HELD_OUT)
+        inputs, targets = sample(task, span, budget.held_out, held, **params)
+        with torch.no_grad():
+            predicted = model(inputs.to(device)).argmax(-1).cpu()
+        return (predicted == targets).float().mean().item()
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def sweep(
+    models,
+    task: str,
+    spans,
+    size="quick",
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
+    **params,
+) -> list[dict]:
+    """Held-out accuracy of every model at every span: rows {"model", "span", "accuracy"}.
+
+    models: a list of specs (each labelled by ``specs.label``), or a dict {label: model} whose
+    model is a spec or a function span -> spec, for a model sized to each span (a dilated
+    CNN with just enough layers). Start a label with the architecture's name: figures take
+    the colour from its first word.
+    """
+    if isinstance(models, dict):
+        named = list(models.items())
+    else:
+        named = []
+        for model in models:
+            require_spec(model)
+            named.append((label(model), model))
+    spans = list(spans)
+    if not named or not spans:
+        raise ValueError("models and spans must each hold at least one entry")
+    for span in spans:
+        require_positive(span=span)
+    rows = []
+    grid = [(name, model, span) for name, model in named for span in spans]
+    for name, model, span in tqdm(grid, desc=task, disable=not progress):
+        spec = model(span) if callable(model) else model
+        accuracy = train(spec, task, span, size, seed, device, progress, **params)
+        rows.append({"model": name, "span": span, "accuracy": accuracy})
+    return rows
+
+
+def pivot(rows: list[dict], digits: int = 2) -> list[dict]:
+    """Sweep rows as one row per model, one column per span (for ``book.table``)."""
+    table = {}
+    for row in rows:
+        table.setdefault(row["model"], {"model": row["model"]})[f"span {row['span']}"] = round(
+            row["accuracy"], digits
+        )
+    return list(table.values())
