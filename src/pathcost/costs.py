@@ -227,3 +227,27 @@ def attention_ffn_crossover(spec) -> int | float:
     if parts["scores"] + parts["values"] > parts["ffn"]:
         return first_windowed
     return math.inf
+
+
+def downsampled_length(n: int, stride: int) -> int:
+    """Tokens left after merging every `stride` positions into one: ceil(n / s).
+
+    Derived in "Cutting the n^2". The sequence is padded up to n_pad = s * ceil(n / s)
+    positions first, so the last token may hold fewer than s real positions.
+    """
+    require_positive(n=n, stride=stride)
+    return -(-n // stride)
+
+
+def downsampled_forward_flops(spec, n: int, stride: int, batch: int = 1) -> int:
+    """Forward FLOPs of ``models.downsampled(spec, stride)`` on (batch, n, d_model).
+
+    Derived in "Cutting the n^2": 2 B (n_pad / s) d^2 s for the strided convolution
+    (kernel = stride = s, d channels in and out) + forward_flops(spec, n_pad / s), with
+    n_pad / s = ceil(n / s). The attention products of a full-attention spec shrink by s^2.
+    """
+    require_spec(spec)
+    short = downsampled_length(n, stride)  # validates n and stride
+    require_positive(batch=batch)
+    d = spec.d_model
+    return 2 * batch * short * d * d * stride + forward_flops(spec, short, batch)

@@ -14,7 +14,7 @@ from .specs import CNN, LSTM, RNN, Transformer
 
 
 def check(fn, cases, expected_fn, rel_tol: float = 0.0) -> bool:
-    """Call fn(**case) for each case and compare with expected_fn(**case); report the first miss.
+    """Call ``fn(**case)`` per case, compare with ``expected_fn(**case)``, report the first miss.
 
     Exact comparison, unless rel_tol > 0 asks for math.isclose (for floating-point answers).
     """

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .costs import ATTENTION_KERNELS, window_blocks
+from ._checks import require_positive
+from .costs import ATTENTION_KERNELS, downsampled_length, window_blocks
 from .specs import CNN, LSTM, RNN, Transformer, require_spec
 
 
@@ -30,8 +31,10 @@ class RecurrentLayer(nn.Module):
     def forward(self, x):  # x: (B, n, d)
         u = self.input(x)  # (B, n, gates * d), parallel over positions
         state, outputs = self.initial_state(x), []
-        for t in range(x.shape[1]):  # sequential: step t waits for step t - 1
-            state = self.step(u[:, t], state)
+        # unbind, not u[:, t]: indexing's backward writes a zero (B, n, gates * d) tensor per
+        # step, O(n^2) work in the backward pass; unbind's backward stacks once, O(n)
+        for u_t in u.unbind(1):  # sequential: step t waits for step t - 1
+            state = self.step(u_t, state)
             outputs.append(state[0])
         return torch.stack(outputs, dim=1)  # (B, n, d)
 
@@ -251,3 +254,39 @@ def build(spec, attention: str = "explicit") -> nn.Module:
     if isinstance(spec, CNN):
         return ConvStack(spec)
     return TransformerStack(spec, attention)
+
+
+class Downsampled(nn.Module):
+    """Merge every s positions into one token with a strided convolution, then run `body`.
+
+    (B, n, d) -> zero-pad n on the right to n_pad = s ceil(n / s) -> Conv1d(d, d, kernel=s,
+    stride=s) -> (B, ceil(n / s), d) -> body -> (B, ceil(n / s), d). Token t of the short
+    sequence reads input positions t s ... t s + s - 1 and nothing else.
+    """
+
+    def __init__(self, spec, stride: int, attention: str = "explicit"):
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv1d(spec.d_model, spec.d_model, kernel_size=stride, stride=stride)
+        self.body = build(spec, attention)
+
+    def forward(self, x):  # x: (B, n, d)
+        n = x.shape[1]
+        pad = downsampled_length(n, self.stride) * self.stride - n
+        x = F.pad(x.transpose(1, 2), (0, pad))  # (B, d, n_pad), zeros after the last position
+        return self.body(self.conv(x).transpose(1, 2))  # (B, ceil(n / s), d)
+
+
+def downsampled(spec, stride: int, attention: str = "explicit") -> nn.Module:
+    """Downsample then attend: a (batch, n, d_model) -> (batch, ceil(n / s), d_model) module.
+
+    Derived in "Cutting the n^2". A Conv1d with kernel = stride = s (d_model -> d_model)
+    shortens the sequence s times, then ``build(spec, attention)`` runs on ceil(n / s)
+    tokens; its FLOPs are ``costs.downsampled_forward_flops``. Its submodules are named
+    ``conv`` and ``body``, so the FLOP counter's components keep the names of ``costs``.
+    """
+    require_spec(spec)
+    require_positive(stride=stride)
+    if attention not in ATTENTION_KERNELS:
+        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    return Downsampled(spec, stride, attention)
