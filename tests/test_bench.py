@@ -41,6 +41,7 @@ def test_colab_without_gpu_is_told_how_to_switch(monkeypatch, capsys):
 # --- the timing harness: its logic, never its numbers ---------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:noisy timing")  # a microsecond workload is noisy
 def test_time_synchronises_the_device_before_every_clock_reading(monkeypatch):
     calls = []
     monkeypatch.setattr(torch.cuda, "synchronize", lambda dev=None: calls.append(dev))
@@ -50,6 +51,7 @@ def test_time_synchronises_the_device_before_every_clock_reading(monkeypatch):
     assert timing.median > 0 and timing.iqr >= 0 and len(timing.samples) >= 1
 
 
+@pytest.mark.filterwarnings("ignore:noisy timing")
 def test_time_on_the_cpu_never_touches_cuda(monkeypatch):
     def fail(*args):
         raise AssertionError("synchronised a CUDA device while timing the CPU")
