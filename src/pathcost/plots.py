@@ -557,3 +557,63 @@ def flops_vs_n(counts: dict, ax=None, colors=None):
     ax.set_ylabel("forward FLOPs (one pass)")
     ax.legend(frameon=False, fontsize=8)
     return ax
+
+
+def utilization(records, peak_flop_per_s: float, ax=None):
+    """Achieved FLOP/s as a percentage of a measured peak: a bar per (label, mode), the peak a line.
+
+    Drawn in "Time and parallelism": U = (FLOPs / median time) / peak, from ``bench.sweep``
+    Records and ``bench.matmul_peak``. Where several records share a label and mode, the one
+    with the largest n (then batch) is drawn; the tick label gives its n. Records that did not
+    run are left out. One colour per architecture; forward+backward hatched. Returns the axes.
+    """
+    import math
+
+    from matplotlib.patches import Patch
+
+    if isinstance(peak_flop_per_s, bool) or not isinstance(peak_flop_per_s, (int, float)):
+        raise ValueError(f"peak_flop_per_s must be a number of FLOP/s, got {peak_flop_per_s!r}")
+    if not (math.isfinite(peak_flop_per_s) and peak_flop_per_s > 0):
+        raise ValueError(f"peak_flop_per_s must be positive and finite, got {peak_flop_per_s!r}")
+    chosen = {}
+    for record in records:
+        key = (record.label, record.mode)
+        if record.status == "ok" and (
+            key not in chosen or (record.n, record.batch) > (chosen[key].n, chosen[key].batch)
+        ):
+            chosen[key] = record
+    if not chosen:
+        raise ValueError("records must hold at least one point that ran (status 'ok')")
+    names = list(dict.fromkeys(name for name, _ in chosen))
+    modes = list(dict.fromkeys(mode for _, mode in chosen))
+    if ax is None:  # wide enough for every group's tick label
+        _, ax = figure(width=max(6.4, 0.65 * len(names) * len(modes) + 2.4), height=3.8)
+    width, hatches = 0.8 / len(modes), {mode: (None, "//", "..", "xx")[i] for i, mode in
+                                        enumerate(modes)}  # fmt: skip
+    ticks = []
+    for i, name in enumerate(names):
+        shown = [chosen[name, mode] for mode in modes if (name, mode) in chosen]
+        ticks.append(f"{name}\nn = {max(r.n for r in shown)}")
+        for j, mode in enumerate(modes):
+            if (name, mode) not in chosen:
+                continue
+            value = 100 * chosen[name, mode].flop_per_s / peak_flop_per_s
+            x = i + (j - (len(modes) - 1) / 2) * width
+            ax.bar(x, value, 0.92 * width, color=_record_color(name), hatch=hatches[mode],
+                   edgecolor="white", lw=0.6)  # fmt: skip
+            ax.annotate(f"{value:.2g}%", (x, value), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8)  # fmt: skip
+    ax.axhline(100, color="#333333", ls="--", lw=1.2, zorder=0)
+    ax.annotate("matmul peak", (len(names) - 0.5, 100), xytext=(0, 3), textcoords="offset points",
+                ha="right", fontsize=8, color="#333333")  # fmt: skip
+    ax.set_xticks(range(len(names)), ticks, fontsize=8)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    top = max(100 * r.flop_per_s / peak_flop_per_s for r in chosen.values())
+    ax.set_ylim(0, 1.12 * max(100, top))  # a noisy peak can be beaten: keep every bar in view
+    ax.grid(axis="x", visible=False)
+    ax.set_axisbelow(True)  # grid lines behind the bars
+    ax.set_ylabel("achieved / matmul peak (%)")
+    handles = [Patch(facecolor="#999999", hatch=hatches[mode], edgecolor="white", label=mode)
+               for mode in modes]  # fmt: skip
+    ax.legend(handles=handles, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    return ax
