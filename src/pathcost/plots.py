@@ -206,6 +206,14 @@ def _dilated(kernel: int, layers: int, base: int):
     return CNN(1, kernel, layers, dilations=tuple(base**layer for layer in range(layers)))
 
 
+def _kernel_schedules(kernels):
+    """(kernel, dilation base, line style) for each kernel, undilated and doubling dilations."""
+    for index, kernel in enumerate(kernels):
+        shade = _shade(COLORS["CNN"], 0.6 * index / max(len(kernels) - 1, 1))
+        for base, dash, name in ((1, "-", "no dilation"), (2, "--", "dilations 1, 2, 4, ...")):
+            yield kernel, base, dict(ls=dash, color=shade, lw=2, label=f"k={kernel}, {name}")
+
+
 def receptive_field_growth(kernels=(3, 5), max_layers: int = 10, ax=None):
     """Receptive field R against depth L, without dilation (solid) and doubling dilations (dashed).
 
@@ -216,11 +224,9 @@ def receptive_field_growth(kernels=(3, 5), max_layers: int = 10, ax=None):
     if ax is None:
         _, ax = figure()
     depths = range(1, max_layers + 1)
-    for index, kernel in enumerate(kernels):
-        shade = _shade(COLORS["CNN"], 0.6 * index / max(len(kernels) - 1, 1))
-        for base, dash, name in ((1, "-", "no dilation"), (2, "--", "dilations 1, 2, 4, ...")):
-            fields = [paths.receptive_field(_dilated(kernel, depth, base)) for depth in depths]
-            ax.plot(depths, fields, ls=dash, color=shade, lw=2, label=f"k={kernel}, {name}")
+    for kernel, base, style in _kernel_schedules(kernels):
+        fields = [paths.receptive_field(_dilated(kernel, depth, base)) for depth in depths]
+        ax.plot(depths, fields, **style)
     _plain_log2(ax, "y")
     ax.set_xlabel("layers L")
     ax.set_ylabel("receptive field R (positions)")
@@ -238,12 +244,9 @@ def layers_to_cover_curves(kernels=(3, 5, 7), max_distance: int = 4096, causal=T
     if ax is None:
         _, ax = figure()
     distances = range(1, max_distance + 1)
-    for index, kernel in enumerate(kernels):
-        shade = _shade(COLORS["CNN"], 0.6 * index / max(len(kernels) - 1, 1))
-        for base, dash, name in ((1, "-", "no dilation"), (2, "--", "dilations 1, 2, 4, ...")):
-            layers = [paths.layers_to_cover(d, kernel, causal, base) for d in distances]
-            label_text = f"k={kernel}, {name}"
-            ax.step(distances, layers, where="post", ls=dash, color=shade, lw=2, label=label_text)
+    for kernel, base, style in _kernel_schedules(kernels):
+        layers = [paths.layers_to_cover(d, kernel, causal, base) for d in distances]
+        ax.step(distances, layers, where="post", **style)
     _plain_log2(ax, "x")
     _plain_log2(ax, "y")
     side = "back (causal)" if causal else "to one side (centred)"
