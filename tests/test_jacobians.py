@@ -266,3 +266,12 @@ def test_the_dependency_matrix_leaves_the_callers_thread_count_alone():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_gradient_norms_keep_entries_too_small_to_square():
+    class Tiny(torch.nn.Module):
+        def forward(self, x):  # y_t = 1e-170 * x_t: squaring 1e-170 underflows float64
+            return x * 1e-170
+
+    norms = jacobians.gradient_norms(Tiny(), torch.ones(1, 3, 4, dtype=torch.float64))
+    assert norms[0] == pytest.approx(2e-170) and norms[1:].eq(0).all()

@@ -101,7 +101,7 @@ def gradient_norms(module, x: torch.Tensor) -> torch.Tensor:
         last = y[0, -1]
         rows = [torch.autograd.grad(last[c], x, retain_graph=True)[0][0] for c in range(len(last))]
     jacobian = torch.stack(rows)  # (d_out, n, d): d y_(n-1)[c] / d x_t[e]
-    return jacobian.square().sum(dim=(0, 2)).sqrt().flip(0)
+    return _frobenius(jacobian, (0, 2)).flip(0)  # scaled: tiny entries do not square to 0
 
 
 def _require_workload(spec, n: int, attention: str) -> None:
