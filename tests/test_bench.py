@@ -175,3 +175,28 @@ def test_bench_command_writes_records_and_reports_exponents(tmp_path, capsys):
 def test_bad_bench_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_largest_step_finds_the_jump_between_neighbours():
+    times = {256: 1.0, 512: 2.0, 1024: 4.1, 2048: 50.0, 4096: 200.0}
+    assert pc.bench.largest_step(times) == (50.0 / 4.1, 1024, 2048)
+    with pytest.raises(ValueError, match="times"):
+        pc.bench.largest_step({8: 1.0})
+
+
+def test_os_time_share_counts_the_pages_a_fresh_buffer_touches():
+    import mmap
+
+    size = 64 * 2**20  # far above glibc's mmap threshold: mapped and unmapped every call
+
+    def touch():
+        buffer = mmap.mmap(-1, size)
+        buffer[:: mmap.PAGESIZE] = b"x" * (size // mmap.PAGESIZE)  # write one byte per page
+        buffer.close()
+
+    share, faults = pc.bench.os_time_share(touch, repeats=2)
+    assert faults >= 0.9 * size / mmap.PAGESIZE and 0.0 <= share <= 1.0
+    idle_share, idle_faults = pc.bench.os_time_share(lambda: sum(range(1000)), repeats=2)
+    assert idle_faults < 0.01 * size / mmap.PAGESIZE
+    with pytest.raises(ValueError, match="repeats"):
+        pc.bench.os_time_share(lambda: None, repeats=0)

@@ -464,3 +464,34 @@ def exponents(records, min_n: int = 512) -> dict:
         if len(chosen) >= 3:
             fitted[key] = fit_exponent([r.n for r in chosen], [r.median_s for r in chosen])
     return fitted
+
+
+def largest_step(times: dict) -> tuple[float, int, int]:
+    """Biggest ratio t(b) / t(a) of neighbouring lengths a < b in {n: time}, as (ratio, a, b).
+
+    "Time and parallelism" uses it to find where a sweep jumps (a cache or allocator edge).
+    """
+    ns = sorted(times)
+    if len(ns) < 2:
+        raise ValueError(f"times must hold at least two lengths, got {len(ns)}")
+    return max((times[b] / times[a], a, b) for a, b in zip(ns, ns[1:]))
+
+
+def os_time_share(fn, repeats: int = 3) -> tuple[float, float]:
+    """Share of fn's CPU time spent in the operating system, and minor page faults per call.
+
+    Unix only (``resource.getrusage``). A share near 1 with many faults means the time goes
+    to mapping fresh memory, not to arithmetic ("Time and parallelism").
+    """
+    import resource
+
+    if not callable(fn):
+        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    require_positive(repeats=repeats)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(repeats):
+        fn()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    system, user = after.ru_stime - before.ru_stime, after.ru_utime - before.ru_utime
+    share = system / (system + user) if system + user > 0 else 0.0
+    return share, (after.ru_minflt - before.ru_minflt) / repeats
