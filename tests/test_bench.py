@@ -1,44 +1,11 @@
-"""Device and run size: the choice every chapter's first cell makes."""
+"""The timing harness, sweeps, fits and records: their logic, never their numbers."""
+
+import inspect
 
 import pytest
 import torch
 
 import pathcost as pc
-
-
-def test_device_prefers_cuda_when_present():
-    assert (pc.bench.device().type == "cuda") == torch.cuda.is_available()
-
-
-@pytest.mark.parametrize(
-    "value, expected", [("quick", "quick"), ("FULL", "full"), (" full ", "full")]
-)
-def test_size_follows_the_environment(monkeypatch, value, expected):
-    monkeypatch.setenv("PATHCOST_SIZE", value)
-    assert pc.bench.size(torch.device("cpu")) == expected
-
-
-def test_size_defaults_to_quick_on_cpu_and_full_on_cuda(monkeypatch):
-    monkeypatch.delenv("PATHCOST_SIZE", raising=False)
-    assert pc.bench.size(torch.device("cpu")) == "quick"
-    assert pc.bench.size(torch.device("cuda")) == "full"
-
-
-def test_bad_size_is_refused(monkeypatch):
-    monkeypatch.setenv("PATHCOST_SIZE", "huge")
-    with pytest.raises(ValueError, match="PATHCOST_SIZE"):
-        pc.bench.size()
-
-
-def test_colab_without_gpu_is_told_how_to_switch(monkeypatch, capsys):
-    monkeypatch.setitem(__import__("sys").modules, "google.colab", object())
-    monkeypatch.setattr(pc.bench, "device", lambda: torch.device("cpu"))
-    monkeypatch.delenv("PATHCOST_SIZE", raising=False)
-    assert pc.bench.setup() == (torch.device("cpu"), "quick")
-    assert "Change runtime type" in capsys.readouterr().out
-
-
-# --- the timing harness: its logic, never its numbers ---------------------------------------
 
 
 @pytest.mark.filterwarnings("ignore:noisy timing")  # a microsecond workload is noisy
@@ -64,7 +31,8 @@ def test_time_warns_when_the_spread_is_high(monkeypatch):
     class Noisy:
         median, iqr, times = 1.0, 0.5, [0.7, 1.0, 1.3]
 
-    monkeypatch.setattr(pc.bench.benchmark.Timer, "blocked_autorange", lambda self, **kw: Noisy)
+    timer = pc.bench.timing.benchmark.Timer
+    monkeypatch.setattr(timer, "blocked_autorange", lambda self, **kw: Noisy)
     with pytest.warns(UserWarning, match="noisy timing"):
         timing = pc.bench.time(lambda: None, torch.device("cpu"))
     assert timing.spread == 0.5
@@ -72,7 +40,7 @@ def test_time_warns_when_the_spread_is_high(monkeypatch):
 
 def _fake_run(out_of_memory_at):
     def run(fn, dev, min_run_time):
-        if fn.__defaults__[1] in out_of_memory_at:  # fn(batch, n, mode) defaults carry n
+        if inspect.getclosurevars(fn).nonlocals["n"] in out_of_memory_at:  # bench.step's n
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return pc.bench.Timing(0.002, 0.0001, (0.002,)), 1234
 
@@ -80,7 +48,7 @@ def _fake_run(out_of_memory_at):
 
 
 def test_sweep_records_out_of_memory_and_goes_on(monkeypatch):
-    monkeypatch.setattr(pc.bench, "_run", _fake_run(out_of_memory_at={32}))
+    monkeypatch.setattr(pc.bench.sweeps, "_run", _fake_run(out_of_memory_at={32}))
     emptied = []
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
     records = pc.bench.sweep(pc.RNN(8), [16, 32, 64], dev=torch.device("cpu"), progress=False)
@@ -91,7 +59,7 @@ def test_sweep_records_out_of_memory_and_goes_on(monkeypatch):
 
 
 def test_sweep_on_cuda_empties_the_cache_after_out_of_memory(monkeypatch):
-    monkeypatch.setattr(pc.bench, "_run", _fake_run(out_of_memory_at={16}))
+    monkeypatch.setattr(pc.bench.sweeps, "_run", _fake_run(out_of_memory_at={16}))
     monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: self)  # no CUDA here
     emptied = []
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))

@@ -57,7 +57,7 @@ def test_every_chapter_opens_with_the_same_first_cell():
     assert f"git+{REPO_URL}" in reference, (
         "the first cell must install from _config.yml's repository"
     )
-    assert "pc.bench.setup()" in reference
+    assert "pc.runtime.setup()" in reference
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)

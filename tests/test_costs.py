@@ -206,7 +206,7 @@ def test_receptive_field_linear_in_layers_exponential_with_doubling_dilations(ke
     budget=st.integers(1, 2**40),
     heads=st.integers(1, 32),
     batch=st.integers(1, 8),
-    dtype=st.sampled_from(pc.costs.DTYPES),
+    dtype=st.sampled_from(tuple(pc.registry.DTYPES.values())),
     overhead=st.sampled_from([1.0, 1.5, 4, 8.0]),
 )
 def test_max_seq_len_inverts_attention_weights_bytes(budget, heads, batch, dtype, overhead):

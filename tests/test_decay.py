@@ -7,6 +7,7 @@ import torch
 
 import pathcost as pc
 from pathcost import decay
+from pathcost.models import seeded, seeded_input
 
 RHOS = [0.5, 0.9, 0.95, 0.99, 1.0, 1.05]
 
@@ -44,7 +45,7 @@ def test_measured_state_jacobian_of_a_linear_rnn_is_rho_to_the_k(rho):
     # autograd through the module's own steps, against matrix powers and against rho^k
     d, n = 8, 64
     W = decay.recurrent_matrix(d, rho)
-    measured = decay.state_jacobian_norms(decay.LinearRNNLayer(W), decay.inputs(n, d))
+    measured = decay.state_jacobian_norms(decay.LinearRNNLayer(W), seeded_input(n, d))
     torch.testing.assert_close(measured, powers_norm(W, n), rtol=1e-10, atol=0)
     torch.testing.assert_close(measured, geometric(rho, n), rtol=1e-10, atol=0)
 
@@ -53,7 +54,7 @@ def test_input_gradient_of_a_linear_rnn_is_the_frobenius_norm_of_w_to_the_k():
     # U = I, so d h_T / d x_(T-k) = W^k: jacobians.gradient_norms sees ||W^k||_F = rho^k sqrt(d)
     d, n, rho = 8, 50, 0.95
     W = decay.recurrent_matrix(d, rho)
-    measured = pc.jacobians.gradient_norms(decay.LinearRNNLayer(W), decay.inputs(n, d))
+    measured = pc.measure.gradient_norms(decay.LinearRNNLayer(W), seeded_input(n, d))
     torch.testing.assert_close(measured, powers_norm(W, n, "fro"), rtol=1e-10, atol=0)
     torch.testing.assert_close(measured, geometric(rho, n) * math.sqrt(d), rtol=1e-10, atol=0)
 
@@ -62,7 +63,7 @@ def test_input_matrix_u_enters_once():
     # d h_T / d x_(T-k) = W^k U for a general U
     d, n = 6, 20
     W, U = decay.nonnormal_matrix(d, 0.8, 0.5), decay.orthogonal(d, seed=7) * 2.0
-    measured = pc.jacobians.gradient_norms(decay.LinearRNNLayer(W, U), decay.inputs(n, d))
+    measured = pc.measure.gradient_norms(decay.LinearRNNLayer(W, U), seeded_input(n, d))
     expected = torch.stack(
         [torch.linalg.matrix_norm(torch.linalg.matrix_power(W, k) @ U) for k in range(n)]
     )
@@ -72,8 +73,8 @@ def test_input_matrix_u_enters_once():
 def test_tanh_rnn_state_jacobian_is_the_product_of_its_step_jacobians():
     # J_t = diag(1 - h_t^2) W_h, multiplied by hand from the forward states
     d, n = 6, 30
-    layer = decay.seeded(pc.RNN(d)).layers[0]
-    x = decay.inputs(n, d)
+    layer = seeded(pc.RNN(d)).layers[0]
+    x = seeded_input(n, d)
     hs = layer(x)[0]  # (n, d)
     W_h = layer.recurrent.weight
     product, expected = torch.eye(d, dtype=torch.float64), [1.0]
@@ -96,7 +97,7 @@ def test_nonnormal_matrix_grows_first_as_its_jordan_form_says(d):
     rho, shear, n = 0.9, 1.0, 60
     W = decay.nonnormal_matrix(d, rho, shear)
     assert decay.spectral_radius(W) == pytest.approx(rho, abs=1e-6)  # defective: ~sqrt(eps)
-    measured = decay.state_jacobian_norms(decay.LinearRNNLayer(W), decay.inputs(n, d))
+    measured = decay.state_jacobian_norms(decay.LinearRNNLayer(W), seeded_input(n, d))
     expected = torch.tensor(
         [jordan_power_norm(rho, shear, k) for k in range(n)], dtype=torch.float64
     )
@@ -110,10 +111,10 @@ def test_truncated_gradient_equals_the_full_one_inside_the_window_and_is_zero_be
     spec, truncation
 ):
     n = 16  # a multiple of every truncation: the last chunk is positions n-K .. n-1
-    layer = decay.seeded(spec).layers[0]
-    x = decay.inputs(n, 4)
-    full = pc.jacobians.gradient_norms(layer, x)
-    cut = pc.jacobians.gradient_norms(decay.Truncated(layer, truncation), x)
+    layer = seeded(spec).layers[0]
+    x = seeded_input(n, 4)
+    full = pc.measure.gradient_norms(layer, x)
+    cut = pc.measure.gradient_norms(decay.Truncated(layer, truncation), x)
     torch.testing.assert_close(cut[:truncation], full[:truncation], rtol=1e-12, atol=0)
     assert torch.all(cut[truncation:] == 0)
     assert torch.all(full > 0)
@@ -123,8 +124,8 @@ def test_truncated_gradient_equals_the_full_one_inside_the_window_and_is_zero_be
 @pytest.mark.parametrize("truncation", [1, 4, 5, 13])
 def test_every_outputs_measured_reach_under_truncation_is_t_mod_k(truncation):
     n, d = 13, 3
-    layer = decay.seeded(pc.LSTM(d)).layers[0]
-    x = decay.inputs(n, d).requires_grad_(True)
+    layer = seeded(pc.LSTM(d)).layers[0]
+    x = seeded_input(n, d).requires_grad_(True)
     y = decay.Truncated(layer, truncation)(x)[0]
     r = torch.randn(d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     for t in range(n):
@@ -135,10 +136,10 @@ def test_every_outputs_measured_reach_under_truncation_is_t_mod_k(truncation):
 
 
 def test_truncation_longer_than_the_sequence_changes_nothing():
-    layer = decay.seeded(pc.RNN(4)).layers[0]
-    x = decay.inputs(10, 4)
-    cut = pc.jacobians.gradient_norms(decay.Truncated(layer, 10), x)
-    torch.testing.assert_close(cut, pc.jacobians.gradient_norms(layer, x), rtol=0, atol=0)
+    layer = seeded(pc.RNN(4)).layers[0]
+    x = seeded_input(10, 4)
+    cut = pc.measure.gradient_norms(decay.Truncated(layer, 10), x)
+    torch.testing.assert_close(cut, pc.measure.gradient_norms(layer, x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("bias", [0.0, 1.0, 3.0])
@@ -155,17 +156,17 @@ def test_lstm_forget_bias_is_the_forget_gate(bias):
     with torch.no_grad():
         layer.input.weight.mul_(1e-4)
         layer.recurrent.weight.zero_()
-    rate = decay.decay_rate(pc.jacobians.gradient_norms(module, decay.inputs(n, d)))
+    rate = decay.decay_rate(pc.measure.gradient_norms(module, seeded_input(n, d)))
     assert rate == pytest.approx(1 / (1 + math.exp(-bias)), abs=1e-3)
 
 
 def test_gradient_norms_of_several_modules_match_one_at_a_time():
     # the dict version flushes subnormals while it measures; normal values are untouched
-    x = decay.inputs(12, 4)
-    modules = {"rnn": decay.seeded(pc.RNN(4)), "lstm": decay.lstm(4, 1.0)}
+    x = seeded_input(12, 4)
+    modules = {"rnn": seeded(pc.RNN(4)), "lstm": decay.lstm(4, 1.0)}
     together = decay.gradient_norms(modules, x, progress=False)
     for name, module in modules.items():
-        torch.testing.assert_close(together[name], pc.jacobians.gradient_norms(module, x))
+        torch.testing.assert_close(together[name], pc.measure.gradient_norms(module, x))
     assert torch.tensor(1e-310, dtype=torch.float64).item() != 0  # the flag was restored
 
 
@@ -204,34 +205,32 @@ def test_the_chapters_checker_accepts_decay_steps():
         (lambda: decay.spectral_radius(torch.ones(2, 3)), "W"),
         (lambda: decay.LinearRNNLayer(torch.ones(3)), "W"),
         (lambda: decay.LinearRNNLayer(torch.eye(3), torch.eye(2)), "U"),
-        (lambda: decay.state_jacobian_norms(pc.build(pc.RNN(2)), decay.inputs(3, 2)), "layer"),
+        (lambda: decay.state_jacobian_norms(pc.build(pc.RNN(2)), seeded_input(3, 2)), "layer"),
         (
-            lambda: decay.state_jacobian_norms(decay.lstm(2, 0.0).layers[0], decay.inputs(3, 2)),
+            lambda: decay.state_jacobian_norms(decay.lstm(2, 0.0).layers[0], seeded_input(3, 2)),
             "layer",
         ),
         (
-            lambda: decay.state_jacobian_norms(
-                decay.seeded(pc.RNN(2)).layers[0], decay.inputs(3, 4)
-            ),
+            lambda: decay.state_jacobian_norms(seeded(pc.RNN(2)).layers[0], seeded_input(3, 4)),
             "x",
         ),
         (
-            lambda: decay.state_jacobian_norms(decay.seeded(pc.RNN(2)).layers[0], torch.ones(3, 2)),
+            lambda: decay.state_jacobian_norms(seeded(pc.RNN(2)).layers[0], torch.ones(3, 2)),
             "x",
         ),
         (
             lambda: decay.state_jacobian_norms(
-                decay.seeded(pc.RNN(2)).layers[0], decay.inputs(3, 2), ord=1
+                seeded(pc.RNN(2)).layers[0], seeded_input(3, 2), ord=1
             ),
             "ord",
         ),
-        (lambda: decay.Truncated(decay.seeded(pc.RNN(2)).layers[0], 0), "truncation"),
+        (lambda: decay.Truncated(seeded(pc.RNN(2)).layers[0], 0), "truncation"),
         (lambda: decay.Truncated(pc.build(pc.RNN(2)), 4), "layer"),
-        (lambda: decay.seeded("RNN"), "spec"),
+        (lambda: seeded("RNN"), "spec"),
         (lambda: decay.lstm(0, 1.0), "d_model"),
         (lambda: decay.lstm(4, math.inf), "forget_bias"),
-        (lambda: decay.inputs(0, 4), "n"),
-        (lambda: decay.gradient_norms({}, decay.inputs(3, 2)), "modules"),
+        (lambda: seeded_input(0, 4), "n"),
+        (lambda: decay.gradient_norms({}, seeded_input(3, 2)), "modules"),
         (lambda: decay.decay_rate([1.0, 0.0, 0.0]), "norms"),
         (lambda: decay.decay_rate([1.0, 0.5, 0.25], start=-1), "start"),
         (lambda: decay.decay_steps(1.0, 0.5), "rho"),

@@ -1,5 +1,7 @@
 """The FLOP-shares figure of "Counting compute": what it draws is the measured shares."""
 
+import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -39,7 +41,7 @@ def test_bands_are_the_formula_shares_of_the_measured_counts_and_stack_to_one():
             assert high - low == pytest.approx(parts[name] / sum(parts.values()), abs=1e-12)
     assert list(bands["values"][2]) == pytest.approx([1.0] * len(ns), abs=1e-12)  # top of stack
     assert list(bands["ffn"][1]) == [0.0] * len(ns)  # bottom of stack
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)
 
 
 def test_legend_lists_the_stack_top_first_then_the_marks_and_colours_follow_the_spec():
@@ -48,11 +50,11 @@ def test_legend_lists_the_stack_top_first_then_the_marks_and_colours_follow_the_
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["values", "scores", "out", "qkv", "ffn", "x"]
     scores = next(a for a in ax.collections if a.get_label() == "scores")
-    assert pc.plots.plt.matplotlib.colors.to_hex(scores.get_facecolor()[0]) == (
+    assert matplotlib.colors.to_hex(scores.get_facecolor()[0]) == (
         pc.plots.COLORS["Transformer"].lower()
     )
     assert [line.get_xdata()[0] for line in ax.lines] == [257]
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)
 
 
 @pytest.mark.parametrize(

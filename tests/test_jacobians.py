@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pathcost as pc
-from pathcost import jacobians
+from pathcost.measure import jacobians
 from pathcost.models import build
 
 RECURRENT = [
@@ -199,7 +199,7 @@ def test_dependency_matrix_is_nonzero_where_the_routing_graph_connects(spec):
 def test_dependency_matrix_last_row_equals_the_gradient_norms(spec):
     # two autograd routes: one vectorised Jacobian against one backward pass per channel
     n = 10
-    module, x = jacobians._module(spec, "explicit"), jacobians._input(spec, n)
+    module, x = pc.models.seeded(spec), pc.models.seeded_input(n, spec.d_model)
     last_row = jacobians.dependency_matrix(spec, n)[n - 1]
     torch.testing.assert_close(last_row.flip(0), jacobians.gradient_norms(module, x))
 

@@ -1,5 +1,6 @@
 """The memory figure of "Memory": each line it draws is the bytes measured on real modules."""
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -41,7 +42,7 @@ def test_lines_are_the_bytes_autograd_saves_in_real_modules():
             assert y * MIB == saved, (name, n)
     xs, ys = lines["Transformer: attention weights, one layer"].get_data()
     assert [y * MIB for y in ys] == [_measured_weights_bytes(SPECS[3], n) for n in NS]
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)
 
 
 def test_legend_slope_is_the_last_segment_and_the_budget_is_a_reference_line():
@@ -51,7 +52,7 @@ def test_legend_slope_is_the_last_segment_and_the_budget_is_a_reference_line():
     assert "Transformer: attention weights, one layer  (slope 2.00)" in labels  # exactly n^2
     budget = [line for line in ax.get_lines() if line.get_linestyle() == "-."]
     assert [list(line.get_ydata()) for line in budget] == [[16 * 1024, 16 * 1024]]
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)
 
 
 def test_refuses_a_single_length():
@@ -68,4 +69,4 @@ def test_a_line_hidden_under_an_earlier_one_is_dashed_and_named():
     }
     assert styles["CNN k=3 causal"] == "-" and styles["LSTM"] == "-"
     assert styles["RNN, ≈ CNN k=3 causal"] == "--"
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)

@@ -7,14 +7,15 @@ actually sits, a stack parser, exact enumeration, the Jacobian of the real class
 import itertools
 import math
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
 import pathcost as pc
-from pathcost import tasks
+from pathcost import tasks, training
 
 SPAN = 12
-TINY = tasks.Size(steps=30, batch=32, lr=1e-2, held_out=256)
+TINY = training.Budget(steps=30, batch=32, lr=1e-2, held_out=256)
 SHORT_CNN = pc.CNN(d_model=16, kernel=3, layers=2)  # R = 5 <= SPAN: cannot see position 0
 DILATED = pc.CNN(d_model=16, kernel=2, layers=4, dilations=(1, 2, 4, 8))  # reaches 15 back
 
@@ -86,7 +87,7 @@ def test_seed_reproduces_the_batch_and_another_seed_does_not(task):
 
 def test_seed_reproduces_the_trained_accuracy_and_leaves_threads_alone():
     threads = torch.get_num_threads()
-    runs = [tasks.train(DILATED, "copy", 6, size=TINY, seed=seed) for seed in (3, 3, 4)]
+    runs = [training.train(DILATED, "copy", 6, size=TINY, seed=seed) for seed in (3, 3, 4)]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
     assert torch.get_num_threads() == threads
@@ -98,7 +99,7 @@ def test_short_cnn_output_does_not_depend_on_the_decisive_token(task):
     assert pc.path_length(SHORT_CNN, SPAN) == math.inf
     assert pc.path_length(DILATED, SPAN) != math.inf
     for spec, reaches in ((SHORT_CNN, False), (DILATED, True)):
-        model = tasks.classifier(spec, task)
+        model = training.classifier(spec, task)
         inputs, _ = tasks.sample(task, SPAN, 16, seeded())
         embedded = model.embed(inputs).detach().requires_grad_(True)
         logits = model.readout(model.body(embedded)[:, -1])
@@ -107,10 +108,10 @@ def test_short_cnn_output_does_not_depend_on_the_decisive_token(task):
 
 
 def test_short_cnn_trained_is_at_chance_and_changing_the_first_token_changes_nothing():
-    accuracy = tasks.train(SHORT_CNN, "copy", SPAN, size=TINY)
+    accuracy = training.train(SHORT_CNN, "copy", SPAN, size=TINY)
     sigma = math.sqrt(1 / 8 * 7 / 8 / TINY.held_out)
     assert abs(accuracy - 1 / 8) < 3 * sigma
-    model = tasks.classifier(SHORT_CNN, "copy")
+    model = training.classifier(SHORT_CNN, "copy")
     inputs, _ = tasks.copy_first(SPAN, 64, generator=seeded())
     changed = inputs.clone()
     changed[:, 0] = (inputs[:, 0] + 3) % 8
@@ -121,7 +122,7 @@ def test_short_cnn_trained_is_at_chance_and_changing_the_first_token_changes_not
 def test_transformer_without_positions_sees_a_bag_and_with_positions_sees_order():
     def logits(positional, order):
         spec = pc.Transformer(16, heads=2, d_ff=32, layers=2, causal=False, positional=positional)
-        model = tasks.classifier(spec, "copy")
+        model = training.classifier(spec, "copy")
         inputs, _ = tasks.copy_first(SPAN, 8, generator=seeded())
         permuted = torch.cat([inputs[:, :-1][:, order], inputs[:, -1:]], dim=1)
         with torch.no_grad():
@@ -162,7 +163,7 @@ def test_sweep_builds_a_spec_per_span_and_pivot_makes_one_row_per_model():
         built.append(span)
         return pc.CNN(16, kernel=2, layers=span)  # reaches exactly span positions back
 
-    rows = tasks.sweep({"CNN grown": grown, "short": SHORT_CNN}, "brackets", [3, 4], size=TINY)
+    rows = training.sweep({"CNN grown": grown, "short": SHORT_CNN}, "brackets", [3, 4], size=TINY)
     assert built == [3, 4]
     assert [(r["model"], r["span"]) for r in rows] == [
         ("CNN grown", 3),
@@ -170,10 +171,10 @@ def test_sweep_builds_a_spec_per_span_and_pivot_makes_one_row_per_model():
         ("short", 3),
         ("short", 4),
     ]
-    table = tasks.pivot(rows)
+    table = training.pivot(rows)
     assert [row["model"] for row in table] == ["CNN grown", "short"]
     assert table[1]["span 4"] == round(rows[3]["accuracy"], 2)
-    assert tasks.sweep([SHORT_CNN], "copy", [3], size=TINY)[0]["model"] == "CNN k=3 causal"
+    assert training.sweep([SHORT_CNN], "copy", [3], size=TINY)[0]["model"] == "CNN k=3 causal"
 
 
 @pytest.mark.parametrize(
@@ -186,13 +187,13 @@ def test_sweep_builds_a_spec_per_span_and_pivot_makes_one_row_per_model():
         (lambda: tasks.copy_first(4, 4, generator=0), "generator"),
         (lambda: tasks.sample("adding", 4, 4), "task"),
         (lambda: tasks.sample("copy", 4, 4, types=2), "takes"),
-        (lambda: tasks.train(SHORT_CNN, "copy", 4, size="medium"), "size"),
-        (lambda: tasks.train(SHORT_CNN, "copy", 4, size=TINY, threads=0), "threads"),
-        (lambda: tasks.train(SHORT_CNN, "copy", 4, size=TINY, seed=2**31), "seed"),
-        (lambda: tasks.train("cnn", "copy", 4), "spec"),
-        (lambda: tasks.Size(steps=10, batch=4, lr=0, held_out=4), "lr"),
-        (lambda: tasks.sweep([], "copy", [4]), "models"),
-        (lambda: tasks.sweep([lambda span: SHORT_CNN], "copy", [4]), "spec"),
+        (lambda: training.train(SHORT_CNN, "copy", 4, size="medium"), "size"),
+        (lambda: training.train(SHORT_CNN, "copy", 4, size=TINY, threads=0), "threads"),
+        (lambda: training.train(SHORT_CNN, "copy", 4, size=TINY, seed=2**31), "seed"),
+        (lambda: training.train("cnn", "copy", 4), "spec"),
+        (lambda: training.Budget(steps=10, batch=4, lr=0, held_out=4), "lr"),
+        (lambda: training.sweep([], "copy", [4]), "models"),
+        (lambda: training.sweep([lambda span: SHORT_CNN], "copy", [4]), "spec"),
         (lambda: tasks.bag_accuracy(0), "span"),
         (lambda: tasks.matching_opener(torch.zeros(3)), "inputs"),
         (lambda: pc.plots.accuracy_vs_span([], chance=1.5), "chance"),
@@ -207,9 +208,9 @@ def test_attention_reaches_copy_with_positions_and_stays_under_the_bag_bound_wit
     def spec(positional):
         return pc.Transformer(16, heads=2, d_ff=32, layers=1, causal=False, positional=positional)
 
-    quick = tasks.SIZES["quick"]
-    with_positions = tasks.train(spec(True), "copy", 8)
-    without = tasks.train(spec(False), "copy", 8)
+    quick = training.BUDGETS["quick"]
+    with_positions = training.train(spec(True), "copy", 8)
+    without = training.train(spec(False), "copy", 8)
     sigma = math.sqrt(0.25 / quick.held_out)
     assert with_positions > 0.9
     assert tasks.chance("copy") < without < tasks.bag_accuracy(8) + 3 * sigma
@@ -239,4 +240,4 @@ def test_accuracy_plot_colours_by_architecture_and_dashes_a_second_variant():
     assert lines["Transformer, positions"].get_color() == pc.plots.COLORS["Transformer"]
     assert list(lines["chance, 1 / classes"].get_ydata()) == [0.25, 0.25]
     assert list(lines["best without order (bag of tokens)"].get_ydata()) == [0.4, 0.3]
-    pc.plots.plt.close(ax.figure)
+    plt.close(ax.figure)

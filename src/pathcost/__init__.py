@@ -1,12 +1,23 @@
 """pathcost: choose CNN, RNN, LSTM or Transformer by dependency path length and resource cost.
 
-Formulas live in ``paths`` (axis 1) and ``costs`` (axis 2); ``models.build`` makes the real
-modules they describe; ``measure`` and ``jacobians`` measure those modules, and the tests
-hold each formula to its measurement.
+The layers of the package (CONTRIBUTING.md draws the tree):
+
+- vocabulary: ``specs`` (the architectures' frozen configs) and ``registry`` (one table per
+  vocabulary: architecture names, dtypes, attention kernels, run sizes); ``checks``;
+- formulas: ``paths`` (axis 1) and ``costs`` (axis 2), pure arithmetic;
+- real modules: ``models.build(spec)``;
+- measured twins: ``measure`` (FLOP counter, saved bytes, peaks, cache rows, executed-graph
+  depth, Jacobians), which knows none of the formulas;
+- the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
+  fits, sweeps, records);
+- experiments: ``tasks``, ``training``, ``decay``;
+- book support: ``plots``, ``book`` (glue, tables), ``exercises``; and the ``cli``.
 """
 
-from . import bench, book, costs, decay, exercises, jacobians, measure, models, paths, plots, tasks
-from .costs import (
+from . import bench, book, exercises, measure, models, plots, registry, runtime, specs
+from .experiments import decay, tasks, training
+from .formulas import costs, paths
+from .formulas.costs import (
     activation_bytes,
     attention_ffn_crossover,
     attention_weights_bytes,
@@ -16,8 +27,8 @@ from .costs import (
     max_seq_len,
     params,
 )
-from .models import build
-from .paths import (
+from .formulas.paths import (
+    covering_cnn,
     layers_to_cover,
     path_length,
     receptive_field,
@@ -25,7 +36,8 @@ from .paths import (
     sequential_steps,
     shortest_path,
 )
-from .specs import CNN, LSTM, RNN, Transformer
+from .models import build
+from .specs import CNN, LSTM, RNN, Transformer, dilations
 
 __version__ = "0.1.0"
 
@@ -40,12 +52,13 @@ __all__ = [
     "bench",
     "book",
     "build",
+    "covering_cnn",
     "costs",
     "decay",
+    "dilations",
     "exercises",
     "forward_flops",
     "forward_flops_by_component",
-    "jacobians",
     "kv_cache_bytes",
     "layers_to_cover",
     "max_seq_len",
@@ -56,8 +69,12 @@ __all__ = [
     "paths",
     "plots",
     "receptive_field",
+    "registry",
     "routing_graph",
+    "runtime",
     "sequential_steps",
-    "tasks",
     "shortest_path",
+    "specs",
+    "tasks",
+    "training",
 ]

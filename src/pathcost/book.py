@@ -1,18 +1,22 @@
 """Numbers and tables into prose: the one bridge from a chapter's code to its text."""
 
 
-def glue(name: str, value) -> None:
-    """Record `value` under `name` for ``{glue:text}`` roles in the built book.
+def glue(**values) -> None:
+    """Record each value under its name for ``{glue:text}`` roles: ``glue(R=5, L=2)``.
 
-    In the book build (myst-nb present) the value is stored and not shown; elsewhere, as on
-    Colab, there is no build to fill the prose, so the value is printed beside its name.
+    In the book build (myst-nb present) the values are stored and not shown; elsewhere, as
+    on Colab, there is no build to fill the prose, so each value is printed beside its name.
     """
+    if not values:
+        raise ValueError("glue needs at least one name=value")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        print(f"{name} = {value}")
+        for name, value in values.items():
+            print(f"{name} = {value}")
         return
-    myst_glue(name, value, display=False)
+    for name, value in values.items():
+        myst_glue(name, value, display=False)
 
 
 def table(rows: list[dict]):

@@ -10,16 +10,10 @@ import sys
 
 import torch
 
-from . import bench, costs, paths
-from .specs import CNN, LSTM, RNN, Transformer
-
-DTYPES = {
-    "fp16": torch.float16,
-    "bf16": torch.bfloat16,
-    "fp32": torch.float32,
-    "fp64": torch.float64,
-}
-ARCHS = {"rnn": RNN, "lstm": LSTM, "cnn": CNN, "transformer": Transformer}
+from . import bench, runtime
+from .formulas import costs, paths
+from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, RUN_SIZES, dtype_name
+from .specs import Transformer
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pathcost", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     estimate = commands.add_parser("estimate", help="both axes for one architecture and length")
-    estimate.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    estimate.add_argument("--arch", required=True, choices=sorted(ARCHITECTURES))
     estimate.add_argument("--n", required=True, type=int, help="sequence length")
     estimate.add_argument("--d-model", type=int, default=512)
     estimate.add_argument("--layers", type=int, help="default: 1 (rnn, lstm), 8 (cnn), 6")
@@ -47,21 +41,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     estimate.add_argument("--batch", type=int, default=1)
     estimate.add_argument("--dtype", choices=sorted(DTYPES), default="fp16")
-    estimate.add_argument("--attention", choices=costs.ATTENTION_KERNELS, default="explicit")
+    estimate.add_argument("--attention", choices=ATTENTION_KERNELS, default="explicit")
     estimate.add_argument("--json", action="store_true", help="exact numbers as JSON")
 
     timing = commands.add_parser("bench", help="time and peak memory on this device against n")
-    timing.add_argument("--arch", nargs="+", default=["all"], choices=[*sorted(ARCHS), "all"])
+    timing.add_argument(
+        "--arch", nargs="+", default=["all"], choices=[*sorted(ARCHITECTURES), "all"]
+    )
     timing.add_argument("--n", nargs="+", type=int, required=True, help="sequence lengths")
     timing.add_argument("--batch", type=int, default=1)
     timing.add_argument("--mode", choices=[*bench.MODES, "both"], default="forward")
-    timing.add_argument("--size", choices=bench.SIZES, help="default: quick on CPU, full on GPU")
+    timing.add_argument("--size", choices=RUN_SIZES, help="default: quick on CPU, full on GPU")
     timing.add_argument(
         "--memory-cap-gib", type=float, default=4.0, help="skip points estimated above (CPU)"
     )
     timing.add_argument("--out", help="write every record to this .csv or .json file")
     timing.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+def parser_choices(command: str, option: str) -> list:
+    """The choices the command line accepts for `option` of `command` (for the registry test)."""
+    subcommands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    action = next(a for a in subcommands.choices[command]._actions if option in a.option_strings)
+    return list(action.choices)
 
 
 def _spec(args):
@@ -76,7 +79,7 @@ def _spec(args):
     if args.arch == "transformer":
         sizes.update(heads=args.heads, d_ff=args.d_ff, window=args.window)
         sizes.update(causal=not args.bidirectional)
-    return ARCHS[args.arch](**sizes)
+    return ARCHITECTURES[args.arch].spec(**sizes)
 
 
 def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
@@ -87,7 +90,7 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
         "spec": repr(spec),
         "n": n,
         "batch": batch,
-        "dtype": str(dtype).removeprefix("torch."),
+        "dtype": dtype_name(dtype),
         "path_length_first_to_last": paths.path_length(spec, n - 1),
         "sequential_steps": paths.sequential_steps(spec, n),
         "receptive_field": paths.receptive_field(spec),
@@ -147,10 +150,10 @@ def _finite(value):
 
 def run_bench(args) -> list:
     """The sweeps the ``bench`` command asks for, then the attention kernels side by side."""
-    dev = bench.device()
-    run_size = args.size or bench.size(dev)
+    dev = runtime.device()
+    run_size = args.size or runtime.size(dev)
     specs = bench.workload(run_size)
-    chosen = sorted(ARCHS) if "all" in args.arch else args.arch
+    chosen = sorted(ARCHITECTURES) if "all" in args.arch else args.arch
     modes = bench.MODES if args.mode == "both" else (args.mode,)
     cap = None if dev.type == "cuda" else int(args.memory_cap_gib * 2**30)
     if args.memory_cap_gib <= 0:

@@ -7,9 +7,10 @@ value expected. It returns True when every case passes, so a notebook cell can a
 
 import math
 
-import torch
-
-from . import bench, costs, paths
+from .bench.fits import fit_exponent
+from .checks import require_callable
+from .formulas import costs, paths
+from .registry import ARCHITECTURES, DTYPES
 from .specs import CNN, LSTM, RNN, Transformer
 
 
@@ -18,8 +19,7 @@ def check(fn, cases, expected_fn, rel_tol: float = 0.0) -> bool:
 
     Exact comparison, unless rel_tol > 0 asks for math.isclose (for floating-point answers).
     """
-    if not callable(fn):
-        raise ValueError(f"fn must be the function you wrote, got {type(fn).__name__}")
+    require_callable(fn=fn)
     name = getattr(fn, "__name__", "your function")
     for case in cases:
         arguments = ", ".join(f"{key}={value!r}" for key, value in case.items())
@@ -44,11 +44,8 @@ def _agrees(got, expected, rel_tol: float) -> bool:
     return got == expected
 
 
-_ARCHS = {"rnn": RNN, "lstm": LSTM, "cnn": CNN, "transformer": Transformer}
-
-
 def _steps(arch: str, n: int, layers: int) -> int:
-    spec = _ARCHS[arch](d_model=8, layers=layers)
+    spec = ARCHITECTURES[arch].spec(d_model=8, layers=layers)
     return paths.sequential_steps(spec, n)
 
 
@@ -57,7 +54,7 @@ def check_sequential_steps(fn) -> bool:
     transformer."""
     cases = [
         dict(arch=arch, n=n, layers=layers)
-        for arch in _ARCHS
+        for arch in ARCHITECTURES
         for n, layers in [(1, 1), (8, 1), (1024, 1), (1024, 3), (7, 12)]
     ]
     return check(fn, cases, _steps)
@@ -132,7 +129,7 @@ def check_transformer_flops(fn) -> bool:
 
 
 def _max_n(budget_bytes: int, heads: int, batch: int, bytes_per_element: int, overhead) -> int:
-    dtype = {2: torch.float16, 4: torch.float32, 8: torch.float64}[bytes_per_element]
+    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
     return costs.max_seq_len(budget_bytes, heads, batch, dtype, overhead)
 
 
@@ -151,7 +148,7 @@ def check_max_seq_len(fn) -> bool:
 
 
 def _slope(ns, ys) -> float:
-    return bench.fit_exponent(ns, ys)[0]
+    return fit_exponent(ns, ys)[0]
 
 
 def check_fit_exponent(fn) -> bool:

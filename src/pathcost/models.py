@@ -13,9 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import require_positive
-from .costs import ATTENTION_KERNELS, downsampled_length, window_blocks
-from .specs import CNN, LSTM, RNN, Transformer, require_spec
+from .checks import require_choice, require_positive
+from .formulas.costs import downsampled_length, window_blocks
+from .registry import ATTENTION_KERNELS, require_spec
+from .specs import CNN, LSTM, RNN, Transformer
+
+SEED = 0  # the seed of every module and input that ``seeded`` and ``seeded_input`` build
 
 
 class RecurrentLayer(nn.Module):
@@ -247,13 +250,32 @@ def build(spec, attention: str = "explicit") -> nn.Module:
     makes a module with no storage, for counting.
     """
     require_spec(spec)
-    if attention not in ATTENTION_KERNELS:
-        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    require_choice("attention", attention, ATTENTION_KERNELS)
     if isinstance(spec, (RNN, LSTM)):
         return Recurrent(spec)
     if isinstance(spec, CNN):
         return ConvStack(spec)
     return TransformerStack(spec, attention)
+
+
+def seeded(spec, attention: str = "explicit", seed: int = SEED) -> nn.Module:
+    """``build(spec, attention)`` under `seed`, in float64 on the CPU, frozen for measuring.
+
+    The caller's random state is left as it was (``torch.random.fork_rng``), so the same
+    spec and seed give the same weights on every call; the Jacobians of "Routing graphs"
+    and the gradient products of "Gradient decay" are measured on such modules.
+    """
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        torch.manual_seed(seed)
+        module = build(spec, attention)
+    return module.double().requires_grad_(False)
+
+
+def seeded_input(n: int, d: int, seed: int = SEED) -> torch.Tensor:
+    """x ~ randn(1, n, d) in float64 from its own generator: the same input on every call."""
+    require_positive(n=n, d=d)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn((1, n, d), generator=generator, dtype=torch.float64)
 
 
 class Downsampled(nn.Module):
@@ -287,6 +309,5 @@ def downsampled(spec, stride: int, attention: str = "explicit") -> nn.Module:
     """
     require_spec(spec)
     require_positive(stride=stride)
-    if attention not in ATTENTION_KERNELS:
-        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    require_choice("attention", attention, ATTENTION_KERNELS)
     return Downsampled(spec, stride, attention)

@@ -7,7 +7,7 @@ Every spec validates on construction and raises ValueError naming the bad parame
 
 from dataclasses import dataclass
 
-from ._checks import is_int, require_positive
+from .checks import is_int, require_bool, require_positive
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,7 @@ class CNN:
 
     def __post_init__(self):
         require_positive(d_model=self.d_model, kernel=self.kernel, layers=self.layers)
-        if not isinstance(self.causal, bool):
-            raise ValueError(f"causal must be True or False, got {self.causal!r}")
+        require_bool(causal=self.causal)
         if not self.causal and self.kernel % 2 == 0:
             raise ValueError(
                 f"kernel must be odd for a centred (causal=False) convolution, got {self.kernel}"
@@ -105,9 +104,7 @@ class Transformer:
             )
         if self.window is not None:
             require_positive(window=self.window)
-        for name in ("causal", "positional"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        require_bool(causal=self.causal, positional=self.positional)
         if self.positional and self.d_model % 2:
             raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
 
@@ -117,25 +114,11 @@ class Transformer:
         return self.d_model // self.heads
 
 
-SPECS = (RNN, LSTM, CNN, Transformer)
+def dilations(layers: int, base: int = 2) -> tuple:
+    """The geometric dilation schedule 1, b, b^2, ..., b^(layers - 1), bottom layer first.
 
-
-def require_spec(spec) -> None:
-    """Raise ValueError unless `spec` is one of the four architecture specs."""
-    if not isinstance(spec, SPECS):
-        names = ", ".join(cls.__name__ for cls in SPECS)
-        raise ValueError(f"spec must be one of {names}; got {type(spec).__name__}")
-
-
-def label(spec) -> str:
-    """A short legend label: the architecture and the sizes that change its path length."""
-    require_spec(spec)
-    name = type(spec).__name__
-    if name == "CNN":
-        side = "causal" if spec.causal else "centred"
-        dilated = "" if spec.dilations is None else f", dilations {list(spec.dilations)}"
-        return f"CNN k={spec.kernel} {side}{dilated}"
-    if name == "Transformer":
-        window = "" if spec.window is None else f", window {spec.window}"
-        return f"Transformer{window}{', positions' if spec.positional else ''}"
-    return name
+    Derived in "Receptive fields": with b = k it tiles the offsets without holes; b = 1 is
+    no dilation at all.
+    """
+    require_positive(layers=layers, base=base)
+    return tuple(base**layer for layer in range(layers))

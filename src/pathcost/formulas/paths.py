@@ -26,8 +26,9 @@ Conventions (stated once, used by every function, derived in "Routing graphs"):
 
 import math
 
-from ._checks import require_non_negative, require_positive
-from .specs import CNN, LSTM, RNN, Transformer, require_spec
+from ..checks import require_bool, require_non_negative, require_positive
+from ..registry import require_spec
+from ..specs import CNN, LSTM, RNN, Transformer, dilations
 
 
 def _conv_taps(kernel: int, dilation: int, causal: bool) -> range:
@@ -121,8 +122,7 @@ def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_ba
     """
     require_non_negative(distance=distance)
     require_positive(kernel=kernel, dilation_base=dilation_base)
-    if not isinstance(causal, bool):
-        raise ValueError(f"causal must be True or False, got {causal!r}")
+    require_bool(causal=causal)
     if not causal and kernel % 2 == 0:
         raise ValueError(f"kernel must be odd for a centred (causal=False) stack, got {kernel}")
     if distance == 0:
@@ -137,6 +137,20 @@ def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_ba
         reach += halves * dilation_base**layers
         layers += 1
     return layers
+
+
+def covering_cnn(
+    distance: int, d_model: int, kernel: int = 2, dilation_base: int = 2, causal: bool = True
+) -> CNN:
+    """The shallowest CNN whose reach spans `distance`: ``layers_to_cover`` layers, dilations b^l.
+
+    Used in "Receptive fields" and "Long-range tasks": a stack sized to one dependency span,
+    with dilations 1, b, b^2, ... (all 1 when b = 1).
+    """
+    require_positive(d_model=d_model)
+    layers = max(1, layers_to_cover(distance, kernel, causal, dilation_base))
+    schedule = dilations(layers, dilation_base)
+    return CNN(d_model, kernel, layers, dilations=schedule, causal=causal)
 
 
 def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:

@@ -15,18 +15,14 @@ import math
 
 import torch
 
-from ._checks import require_positive
-from .specs import CNN, LSTM, RNN, Transformer, require_spec
-
-DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-ATTENTION_KERNELS = ("explicit", "sdpa")
+from ..checks import require_choice, require_positive, require_real
+from ..registry import ATTENTION_KERNELS, DTYPES, require_spec
+from ..specs import CNN, LSTM, RNN, Transformer
 
 
 def itemsize(dtype) -> int:
     """Bytes of one element of a floating torch dtype."""
-    if dtype not in DTYPES:
-        names = ", ".join(str(d).removeprefix("torch.") for d in DTYPES)
-        raise ValueError(f"dtype must be one of {names}; got {dtype!r}")
+    require_choice("dtype", dtype, DTYPES.values())
     return dtype.itemsize
 
 
@@ -131,8 +127,7 @@ def activation_bytes(
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
-    if attention not in ATTENTION_KERNELS:
-        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    require_choice("attention", attention, ATTENTION_KERNELS)
     size, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
     if isinstance(spec, RNN):
         return L * B * d * (2 * n + 1) * size
@@ -192,8 +187,7 @@ def max_seq_len(
     checked exactly: n_max fits and n_max + 1 does not.
     """
     require_positive(budget_bytes=budget_bytes, heads=heads, batch=batch)
-    if not isinstance(overhead, (int, float)) or isinstance(overhead, bool) or overhead <= 0:
-        raise ValueError(f"overhead must be a number > 0, got {overhead!r}")
+    require_real("overhead", overhead, low=0, low_open=True)
 
     def fits(n: int) -> bool:
         return attention_weights_bytes(n, heads, batch, dtype) * overhead <= budget_bytes

@@ -29,17 +29,16 @@ next to an edge, as in ``paths.shortest_path`` on n positions, though not in the
 or, for the receptive field, not bounded within the n measured.
 """
 
-import contextlib
 import functools
 import math
 
 import torch
 
-from ._checks import require_non_negative, require_positive
-from .models import ATTENTION_KERNELS, build
-from .specs import CNN, LSTM, RNN, require_spec
-
-SEED = 0  # the seed of every module and input built here
+from ..checks import require_choice, require_non_negative, require_positive
+from ..models import SEED, seeded, seeded_input
+from ..registry import ATTENTION_KERNELS, require_spec
+from ..runtime import threads
+from ..specs import CNN, LSTM, RNN
 
 
 def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
@@ -59,14 +58,21 @@ def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> in
     return _stack_depths(spec, n, j, attention)[i]
 
 
-def receptive_field(spec, n: int, attention: str = "explicit") -> int | float:
+def receptive_field(
+    spec, n: int | None = None, attention: str = "explicit", max_n: int = 4096
+) -> int | float:
     """Measured receptive field R = max - min + 1 over i with dy_j/dx_i != 0 ("Receptive fields").
 
     j = n - 1 for a causal model, n // 2 otherwise. ``math.inf`` when those inputs touch
     the edge of the sequence (i = 0, or i = n - 1 on the far side), since the field is then
     not bounded within n. So pick n >= R + 1 (causal) or n >= R + 2 (both sides) to see a
     bounded R; n below 2 (causal) or 3 (both sides) always touches and is refused.
+    n=None finds such an n itself, without the formula: n = 16, 32, 64, ... up to max_n,
+    until the field is bounded (``math.inf`` if it never is, as for a recurrence).
     """
+    if n is None:
+        require_positive(max_n=max_n)
+        return _bounded_field(spec, attention, max_n)
     _require_workload(spec, n, attention)
     smallest = 2 if spec.causal else 3
     if n < smallest:
@@ -80,6 +86,18 @@ def receptive_field(spec, n: int, attention: str = "explicit") -> int | float:
     if first == 0 or (not spec.causal and last == n - 1):
         return math.inf
     return last - first + 1
+
+
+@functools.lru_cache(maxsize=256)
+def _bounded_field(spec, attention: str, max_n: int) -> int | float:
+    """R measured on the shortest of n = 16, 32, ... <= max_n whose field does not touch an end."""
+    n = 16
+    while n <= max_n:
+        field = receptive_field(spec, n, attention)
+        if field != math.inf:
+            return field
+        n *= 2
+    return math.inf
 
 
 def gradient_norms(module, x: torch.Tensor) -> torch.Tensor:
@@ -108,23 +126,18 @@ def _require_workload(spec, n: int, attention: str) -> None:
     """Raise ValueError naming the bad one of spec, n, attention."""
     require_spec(spec)
     require_positive(n=n)
-    if attention not in ATTENTION_KERNELS:
-        raise ValueError(f"attention must be one of {ATTENTION_KERNELS}, got {attention!r}")
+    require_choice("attention", attention, ATTENTION_KERNELS)
 
 
 @functools.lru_cache(maxsize=32)
 def _module(spec, attention: str) -> torch.nn.Module:
-    """``build(spec, attention)`` under SEED, in float64 on the CPU; the caller's RNG untouched."""
-    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
-        torch.manual_seed(SEED)
-        module = build(spec, attention)
-    return module.double().requires_grad_(False)
+    """``models.seeded(spec, attention)``, built once per spec and kernel."""
+    return seeded(spec, attention)
 
 
 def _input(spec, n: int) -> torch.Tensor:
-    """The input x ~ randn(1, n, d_model) in float64, the same for every call."""
-    generator = torch.Generator().manual_seed(SEED)
-    return torch.randn((1, n, spec.d_model), generator=generator, dtype=torch.float64)
+    """``models.seeded_input(n, d_model)``: the same input on every call."""
+    return seeded_input(n, spec.d_model)
 
 
 def _reads(y_j: torch.Tensor, x: torch.Tensor) -> set[int]:
@@ -197,7 +210,7 @@ def dependency_matrix(spec, n: int, attention: str = "explicit") -> torch.Tensor
     """
     _require_workload(spec, n, attention)
     module, x = _module(spec, attention), _input(spec, n)
-    with torch.enable_grad(), _one_thread():
+    with torch.enable_grad(), threads(1):
         jacobian = torch.autograd.functional.jacobian(
             lambda inputs: module(inputs)[0], x, vectorize=True
         )  # (n, d_out, 1, n, d_in): d y_j[c] / d x_i[e]
@@ -216,7 +229,7 @@ def dependency_row(spec, n: int, j: int, attention: str = "explicit") -> torch.T
     if j >= n:
         raise ValueError(f"j must be a position 0..{n - 1}, got {j}")
     module, x = _module(spec, attention), _input(spec, n)
-    with torch.enable_grad(), _one_thread():
+    with torch.enable_grad(), threads(1):
         x = x.requires_grad_(True)
         y_j = module(x)[0, j]
         rows = [torch.autograd.grad(y_j[c], x, retain_graph=True)[0][0] for c in range(len(y_j))]
@@ -232,19 +245,3 @@ def _frobenius(blocks: torch.Tensor, dims: tuple) -> torch.Tensor:
     scale = blocks.abs().amax(dim=dims, keepdim=True)
     scaled = blocks / scale.masked_fill(scale == 0, 1)
     return scaled.square().sum(dim=dims).sqrt() * scale.squeeze(dims)
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch on one CPU thread, then restore the caller's count.
-
-    The modules measured here are tiny: on a busy machine several threads spend more time
-    waiting for each other than computing (on the 2-core build machine under load, the
-    dependency-matrix tests ran about 6 times slower with 2 threads than with 1).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

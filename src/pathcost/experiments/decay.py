@@ -27,11 +27,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import require_non_negative, require_positive
-from .models import RecurrentLayer, build
-from .specs import LSTM, require_spec
-
-SEED = 0  # the seed of every matrix, module and input built here unless one is given
+from ..checks import require_non_negative, require_positive, require_real
+from ..measure.jacobians import gradient_norms as measured_gradient_norms
+from ..models import SEED, RecurrentLayer, seeded
+from ..specs import LSTM
 
 
 @contextlib.contextmanager
@@ -63,11 +62,6 @@ def orthogonal(d: int, seed: int = SEED, dtype=torch.float64) -> torch.Tensor:
     return (q * torch.sign(torch.diagonal(r))).to(dtype)
 
 
-def _require_rho(rho) -> None:
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0 <= rho < math.inf:
-        raise ValueError(f"rho must be a finite number >= 0, got {rho!r}")
-
-
 def recurrent_matrix(d: int, rho: float, seed: int = SEED, dtype=torch.float64) -> torch.Tensor:
     """W = rho Q with Q = ``orthogonal(d, seed)``: spectral radius rho, ||W^k||_2 = rho^k exactly.
 
@@ -75,7 +69,7 @@ def recurrent_matrix(d: int, rho: float, seed: int = SEED, dtype=torch.float64) 
     norm of its powers equals the power of its spectral radius at every k, not only for large k.
     """
     require_positive(d=d)
-    _require_rho(rho)
+    require_real("rho", rho, low=0)
     return rho * orthogonal(d, seed, dtype)
 
 
@@ -90,9 +84,8 @@ def nonnormal_matrix(
     large k: a factor k / rho above rho^k. The spectral radius sets only the asymptotic rate.
     """
     require_positive(d=d)
-    _require_rho(rho)
-    if isinstance(shear, bool) or not isinstance(shear, (int, float)) or not math.isfinite(shear):
-        raise ValueError(f"shear must be a finite number, got {shear!r}")
+    require_real("rho", rho, low=0)
+    require_real("shear", shear)
     q = orthogonal(d, seed, torch.float64)
     pairs = (torch.arange(d - 1) % 2 == 0).double()  # 1 at (0, 1), (2, 3), ...: 2 x 2 blocks
     core = rho * torch.eye(d, dtype=torch.float64) + shear * torch.diag(pairs, 1)
@@ -209,17 +202,8 @@ class Truncated(nn.Module):
         return torch.stack(outputs, dim=1)  # (B, n, d)
 
 
-def seeded(spec, seed: int = SEED) -> nn.Module:
-    """``build(spec)`` under `seed` (the caller's random state untouched), in float64, frozen."""
-    require_spec(spec)
-    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
-        torch.manual_seed(seed)
-        module = build(spec)
-    return module.double().requires_grad_(False)
-
-
 def lstm(d_model: int, forget_bias: float, seed: int = SEED) -> nn.Module:
-    """A one-layer LSTM from ``seeded`` with every gate bias 0 except the forget gate's, b_f.
+    """A one-layer LSTM from ``models.seeded`` with every gate bias 0 except the forget gate's, b_f.
 
     Derived in "Gradient decay". ``LSTMLayer`` lays its gates out as i, f, o, g in blocks of
     d_model along the output of ``.input`` (the only Linear with a bias), so b_f is
@@ -227,23 +211,13 @@ def lstm(d_model: int, forget_bias: float, seed: int = SEED) -> nn.Module:
     makes sigmoid(b_f) the forget gate of a step whose other inputs are zero.
     """
     require_positive(d_model=d_model)
-    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
-        raise ValueError(f"forget_bias must be a number, got {forget_bias!r}")
-    if not math.isfinite(forget_bias):
-        raise ValueError(f"forget_bias must be finite, got {forget_bias!r}")
-    module = seeded(LSTM(d_model), seed)
+    require_real("forget_bias", forget_bias)
+    module = seeded(LSTM(d_model), seed=seed)
     layer = module.layers[0]  # an LSTMLayer: the block layout below is its own
     with torch.no_grad():
         layer.input.bias.zero_()
         layer.input.bias[d_model : 2 * d_model] = forget_bias
     return module
-
-
-def inputs(n: int, d: int, seed: int = SEED) -> torch.Tensor:
-    """x ~ randn(1, n, d) in float64 from its own generator: the same input on every call."""
-    require_positive(n=n, d=d)
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn((1, n, d), generator=generator, dtype=torch.float64)
 
 
 def gradient_norms(modules: dict, x: torch.Tensor, progress: bool = True) -> dict:
@@ -252,13 +226,11 @@ def gradient_norms(modules: dict, x: torch.Tensor, progress: bool = True) -> dic
     g[k] = ||d y_(n-1) / d x_(n-1-k)||_F, as measured in "Gradient decay". Subnormal
     intermediate values are flushed to 0 while measuring (see ``_flush_subnormals``).
     """
-    from .jacobians import gradient_norms as measure
-
     if not isinstance(modules, dict) or not modules:
         raise ValueError("modules must be a non-empty dict of name -> torch module")
     with _flush_subnormals():
         return {
-            name: measure(module, x)
+            name: measured_gradient_norms(module, x)
             for name, module in tqdm(modules.items(), desc="gradient norms", disable=not progress)
         }
 
@@ -290,13 +262,8 @@ def decay_steps(rho: float, threshold: float) -> int:
     itself, so the result agrees with a loop over k at the boundaries (rho = 0.5, threshold = 0.5
     gives 2, since 0.5^1 is not below 0.5).
     """
-    _require_rho(rho)
-    if not 0 < rho < 1:
-        raise ValueError(f"rho must lie in (0, 1) for rho^k to fall below a threshold, got {rho!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(f"threshold must be a number > 0, got {threshold!r}")
-    if not 0 < threshold < math.inf:
-        raise ValueError(f"threshold must be a finite number > 0, got {threshold!r}")
+    require_real("rho", rho, low=0, high=1, low_open=True, high_open=True)
+    require_real("threshold", threshold, low=0, low_open=True)
     if threshold > 1:
         return 0
     k = max(0, math.floor(math.log(threshold) / math.log(rho)))

@@ -1,4 +1,4 @@
-"""Synthetic tasks with a controlled dependency span, and a small trainer (quick and full sizes).
+"""Synthetic tasks with a controlled dependency span: generators, chance, and order-blind bounds.
 
 Derived in "Long-range tasks". Every task is a classification read at the last position of a
 sequence of n = span + 1 tokens, and its label is decided by the token at position 0, exactly
@@ -18,26 +18,19 @@ span) is at chance, 1 / classes, by construction, however long it trains.
 
 Data come from a seeded ``torch.Generator`` (no downloads): the same seed gives the same
 batches on every run, and ``generator=None`` means ``torch.Generator().manual_seed(0)``.
-``train`` wraps ``models.build(spec)`` in a classifier (embedding -> the spec's module -> a
-linear readout of the last position), trains it with Adam on fresh batches and returns its
-accuracy on a held-out set drawn from another seed.
+``pathcost.training`` trains models on them.
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from ._checks import is_int, require_positive
-from .models import build
-from .specs import label, require_spec
+from ..checks import is_int, require_positive
 
 TASKS = ("copy", "brackets")
 DEFAULTS = {"copy": {"vocab": 8}, "brackets": {"types": 4}}
-CHUNK = 50  # training batches drawn at once: one loop over positions serves 50 steps
 # Held-out data use seed + HELD_OUT. The CPU generator keeps only the low 32 bits of a seed
 # (manual_seed(2**40) repeats manual_seed(0)), so seeds stay below 2**31 and the held-out
 # seeds above: no held-out set ever repeats a run's training batches.
@@ -62,7 +55,8 @@ def task_params(task: str, **params) -> dict:
     return merged
 
 
-def _require_seed(seed) -> None:
+def require_seed(seed) -> None:
+    """Raise ValueError unless seed is an integer 0 .. MAX_SEED (see HELD_OUT)."""
     if not is_int(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer 0 .. {MAX_SEED}, got {seed!r}")
 
@@ -233,170 +227,3 @@ def plurality_accuracy(inputs: torch.Tensor, targets: torch.Tensor, vocab: int =
     counts = nn.functional.one_hot(inputs[:, :-1], vocab + 1)[..., :vocab].sum(1)  # (B, vocab)
     tied = (counts == counts.max(dim=1, keepdim=True).values).float()
     return (tied.gather(1, targets.unsqueeze(1)).squeeze(1) / tied.sum(1)).mean().item()
-
-
-class Classifier(nn.Module):
-    """Token embedding -> the spec's module -> a linear readout of the last position."""
-
-    def __init__(self, spec, tokens: int, classes: int):
-        super().__init__()
-        self.embed = nn.Embedding(tokens, spec.d_model)
-        self.body = build(spec)
-        self.readout = nn.Linear(spec.d_model, classes)
-
-    def forward(self, inputs):  # inputs: (B, n) token ids
-        features = self.body(self.embed(inputs))  # (B, n, d)
-        return self.readout(features[:, -1])  # (B, classes)
-
-
-def classifier(spec, task: str, seed: int = 0, **params) -> Classifier:
-    """A fresh Classifier of `spec` for `task`, its weights drawn under `seed`.
-
-    The caller's random state is left as it was.
-    """
-    require_spec(spec)
-    _require_seed(seed)
-    params = task_params(task, **params)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Classifier(spec, tokens(task, **params), classes(task, **params))
-
-
-@dataclass(frozen=True)
-class Size:
-    """The training budget of one run: Adam steps, batch size, learning rate, held-out rows."""
-
-    steps: int
-    batch: int
-    lr: float
-    held_out: int
-
-    def __post_init__(self):
-        require_positive(steps=self.steps, batch=self.batch, held_out=self.held_out)
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < math.inf):
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-
-
-SIZES = {
-    # quick: a few seconds a model on a laptop CPU; enough for the short spans only
-    "quick": Size(steps=150, batch=64, lr=1e-2, held_out=1024),
-    # full: for a GPU; the recurrences' step loops take most of the time
-    "full": Size(steps=2000, batch=128, lr=2e-3, held_out=4096),
-}
-
-
-def _budget(size) -> Size:
-    if isinstance(size, Size):
-        return size
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {tuple(SIZES)} or a Size, got {size!r}")
-    return SIZES[size]
-
-
-def _batches(task: str, span: int, budget: Size, seed: int, params: dict):
-    """The training batches of one run, drawn CHUNK batches at a time from one seeded generator."""
-    data = torch.Generator().manual_seed(seed)
-    for start in range(0, budget.steps, CHUNK):
-        count = min(CHUNK, budget.steps - start)
-        inputs, targets = sample(task, span, count * budget.batch, data, **params)
-        yield from zip(inputs.split(budget.batch), targets.split(budget.batch))
-
-
-def train(
-    spec,
-    task: str,
-    span: int,
-    size="quick",
-    seed: int = 0,
-    device=None,
-    progress: bool = False,
-    threads: int | None = 1,
-    **params,
-) -> float:
-    """Train a Classifier of `spec` on `task` at dependency span `span`; its held-out accuracy.
-
-    size: "quick", "full" or a Size. Adam on cross-entropy, one fresh batch per step from
-    ``torch.Generator().manual_seed(seed)``, gradient norm clipped at 1; the held-out set
-    comes from seed + HELD_OUT. On the CPU the run uses `threads` threads (restored after;
-    None keeps torch's setting): one is as fast for models this small and makes the numbers
-    repeat exactly from run to run.
-    """
-    require_spec(spec)
-    require_positive(span=span)
-    _require_seed(seed)
-    budget = _budget(size)
-    params = task_params(task, **params)
-    device = torch.device("cpu") if device is None else torch.device(device)
-    if threads is not None and (not is_int(threads) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
-    saved_threads = torch.get_num_threads()
-    if device.type == "cpu" and threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        model = classifier(spec, task, seed=seed, **params).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-        batches = _batches(task, span, budget, seed, params)
-        name = f"{label(spec)}, span {span}"
-        for inputs, targets in tqdm(
-            batches, total=budget.steps, desc=name, disable=not progress, leave=False
-        ):
-            loss = nn.functional.cross_entropy(model(inputs.to(device)), targets.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-        held = torch.Generator().manual_seed(seed + HELD_OUT)
-        inputs, targets = sample(task, span, budget.held_out, held, **params)
-        with torch.no_grad():
-            predicted = model(inputs.to(device)).argmax(-1).cpu()
-        return (predicted == targets).float().mean().item()
-    finally:
-        torch.set_num_threads(saved_threads)
-
-
-def sweep(
-    models,
-    task: str,
-    spans,
-    size="quick",
-    seed: int = 0,
-    device=None,
-    progress: bool = False,
-    **params,
-) -> list[dict]:
-    """Held-out accuracy of every model at every span: rows {"model", "span", "accuracy"}.
-
-    models: a list of specs (each labelled by ``specs.label``), or a dict {label: model} whose
-    model is a spec or a function span -> spec, for a model sized to each span (a dilated
-    CNN with just enough layers). Start a label with the architecture's name: figures take
-    the colour from its first word.
-    """
-    if isinstance(models, dict):
-        named = list(models.items())
-    else:
-        named = []
-        for model in models:
-            require_spec(model)
-            named.append((label(model), model))
-    spans = list(spans)
-    if not named or not spans:
-        raise ValueError("models and spans must each hold at least one entry")
-    for span in spans:
-        require_positive(span=span)
-    rows = []
-    grid = [(name, model, span) for name, model in named for span in spans]
-    for name, model, span in tqdm(grid, desc=task, disable=not progress):
-        spec = model(span) if callable(model) else model
-        accuracy = train(spec, task, span, size, seed, device, progress, **params)
-        rows.append({"model": name, "span": span, "accuracy": accuracy})
-    return rows
-
-
-def pivot(rows: list[dict], digits: int = 2) -> list[dict]:
-    """Sweep rows as one row per model, one column per span (for ``book.table``)."""
-    table = {}
-    for row in rows:
-        table.setdefault(row["model"], {"model": row["model"]})[f"span {row['span']}"] = round(
-            row["accuracy"], digits
-        )
-    return list(table.values())

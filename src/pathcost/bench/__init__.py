@@ -1,0 +1,54 @@
+"""Benchmarks on the reader's device: timing, fitted exponents, sweeps and their records.
+
+``timing`` times one function (median, spread, samples) and measures a matmul peak and a
+recurrent step's latency; ``fits`` fits scaling exponents; ``sweeps`` runs real modules over
+lengths n and records every point, including those that could not run; ``records`` writes
+and reads them. The device itself is chosen in ``pathcost.runtime``.
+"""
+
+from .fits import exponents, fit_exponent, largest_step
+from .records import load, save
+from .sweeps import (
+    BACKWARD_FACTOR,
+    MODES,
+    PEAK_FACTOR,
+    Record,
+    attention_kernels,
+    peaks,
+    step,
+    sweep,
+    workload,
+)
+from .timing import (
+    HIGH_SPREAD,
+    RecurrentLatency,
+    Timing,
+    matmul_peak,
+    os_time_share,
+    recurrent_latency,
+    time,
+)
+
+__all__ = [
+    "BACKWARD_FACTOR",
+    "HIGH_SPREAD",
+    "MODES",
+    "PEAK_FACTOR",
+    "Record",
+    "RecurrentLatency",
+    "Timing",
+    "attention_kernels",
+    "exponents",
+    "fit_exponent",
+    "largest_step",
+    "load",
+    "matmul_peak",
+    "os_time_share",
+    "peaks",
+    "recurrent_latency",
+    "save",
+    "step",
+    "sweep",
+    "time",
+    "workload",
+]

@@ -1,0 +1,6 @@
+"""Experiments that train or probe models: tasks with a controlled span, training, gradient decay.
+
+``tasks`` makes the synthetic data (no downloads), ``training`` trains a classifier of any
+spec on it, ``decay`` builds recurrences of a chosen spectral radius and measures the
+products of their Jacobians.
+"""

@@ -1,0 +1,127 @@
+"""Figures of learning over distance: gradient norms against steps back, accuracy against span."""
+
+import math
+
+import torch
+
+from ..experiments.decay import decay_rate
+from .style import LINESTYLES, MARKERS, MUTED, figure, record_colour
+
+
+def gradient_decay(
+    norms: dict,
+    ax=None,
+    log: bool = True,
+    start: int = 1,
+    truncation=None,
+    ylabel: str = "‖∂y_T / ∂x_(T−k)‖ relative to k = 0",
+):
+    """Gradient norm against distance k, divided by its k = 0 value, a line per named curve.
+
+    norms: {label: g} with g[k] the norm k steps back (``jacobians.gradient_norms``). The
+    legend gives each line's fitted per-step factor r (``decay.decay_rate`` from k = start).
+    On a log axis, exact zeros (a truncated gradient) and underflow are left out of a line.
+    Colour follows the label's first word (RNN, LSTM, Transformer; dark grey otherwise); the
+    legend sits right of the axes. truncation, if given, is drawn as a vertical reference
+    line at k = K. Returns the axes.
+    """
+
+    if ax is None:
+        _, ax = figure(width=9.0, height=4.2)
+    seen = {}
+    for name, g in norms.items():
+        g = torch.as_tensor(g, dtype=torch.float64).flatten()
+        relative = g / g[0]
+        k = torch.arange(len(g))
+        shown = relative > 0 if log else torch.ones_like(relative, dtype=torch.bool)
+        colour = record_colour(name)  # "LSTM, b_f = 1" is an LSTM
+        dash = LINESTYLES[seen.setdefault(colour, 0) % len(LINESTYLES)]
+        seen[colour] += 1
+        text = f"{name}  (r = {decay_rate(g, start=start):.3f} per step)"
+        ax.plot(k[shown], relative[shown], color=colour, ls=dash, lw=1.8, label=text)
+    if truncation is not None:
+        ax.axvline(truncation, color=MUTED, lw=1.2, ls="--", zorder=0)
+        ax.annotate(
+            f"truncation K = {truncation}",
+            (truncation, 1.0),
+            xytext=(4, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color="#555555",
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("distance k (steps back from the last position)")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def accuracy_vs_span(
+    rows, chance: float, held_out=None, bound=None, ax=None, title=None, legend: bool = True
+):
+    """Held-out accuracy against dependency span, a line per model, chance as a reference line.
+
+    Drawn in "Long-range tasks" from ``tasks.sweep`` rows {"model", "span", "accuracy"}. A
+    line takes its architecture's colour from the label's first word; a second model of the
+    same architecture keeps the colour and changes dash and marker. With `held_out` (the
+    number of held-out sequences N) a band chance +/- 2 sqrt(p (1 - p) / N) shows where a
+    model blind to the label lands about 95% of the time. bound: {span: accuracy}, drawn as
+    a grey dash-dot line (the best a model blind to order can do). legend=False leaves the
+    legend to the caller (one legend for several panels). Returns the axes.
+    """
+
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    if not 0 < chance < 1:
+        raise ValueError(f"chance must be a probability between 0 and 1, got {chance!r}")
+    if ax is None:
+        _, ax = figure()
+    lines = {}
+    for row in rows:
+        lines.setdefault(row["model"], []).append((row["span"], row["accuracy"]))
+    seen = {}
+    for name, points in lines.items():
+        points.sort()
+        colour = record_colour(name)
+        variant = seen.setdefault(colour, 0)
+        seen[colour] += 1
+        ax.plot(
+            *zip(*points),
+            color=colour,
+            ls=LINESTYLES[variant % len(LINESTYLES)],
+            marker=MARKERS[variant % len(MARKERS)],
+            ms=5,
+            lw=1.8,
+            label=name,
+        )
+    spans = sorted({row["span"] for row in rows})
+    if bound is not None:
+        ax.plot(
+            sorted(bound),
+            [bound[s] for s in sorted(bound)],
+            color="#777777",
+            ls="-.",
+            lw=1.2,
+            label="best without order (bag of tokens)",
+        )
+    if held_out is not None:
+        half = 2 * math.sqrt(chance * (1 - chance) / held_out)
+        ax.axhspan(chance - half, chance + half, color=MUTED, alpha=0.35, lw=0)
+    ax.axhline(chance, color="#333333", ls=":", lw=1.2, label="chance, 1 / classes")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(spans))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([str(s) for s in spans])
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("dependency span (positions)")
+    ax.set_ylabel("held-out accuracy (fraction)")
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+# component: lightness of its shade of the architecture colour (0 = the colour itself), in
+# stacking order; the attention products stay dark (and hatched) against a light FFN

@@ -1,0 +1,110 @@
+"""One table per vocabulary: the names a reader types, and everything derived from them.
+
+The CLI's choices, the exercise checkers, the benchmark workloads, the figures' colours and
+legend labels, and the tests all read these tables; nothing else lists architectures, dtype
+names, attention kernels or run sizes. A new architecture is one entry in ARCHITECTURES
+plus its formulas and module (CONTRIBUTING.md, "How to add an architecture");
+``tests/test_registry.py`` fails until every piece is there.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .checks import require_choice
+from .specs import CNN, LSTM, RNN, Transformer
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One architecture of the book: its spec class and how every chapter shows it.
+
+    title: the legend and table name; colour: an Okabe-Ito colour (safe for colour-blind
+    readers), the same in every figure; example(d_model, heads, d_ff, depth): the spec a
+    benchmark times at those sizes; details(spec): what a legend adds after the title.
+    """
+
+    spec: type
+    title: str
+    colour: str
+    example: Callable
+    details: Callable = lambda spec: ""
+
+
+def _cnn_details(spec: CNN) -> str:
+    side = "causal" if spec.causal else "centred"
+    dilated = "" if spec.dilations is None else f", dilations {list(spec.dilations)}"
+    return f" k={spec.kernel} {side}{dilated}"
+
+
+def _transformer_details(spec: Transformer) -> str:
+    window = "" if spec.window is None else f", window {spec.window}"
+    return f"{window}{', positions' if spec.positional else ''}"
+
+
+ARCHITECTURES = {
+    "rnn": Architecture(RNN, "RNN", "#E69F00", lambda d, heads, d_ff, depth: RNN(d, depth)),
+    "lstm": Architecture(LSTM, "LSTM", "#D55E00", lambda d, heads, d_ff, depth: LSTM(d, depth)),
+    "cnn": Architecture(
+        CNN, "CNN", "#009E73", lambda d, heads, d_ff, depth: CNN(d, 3, 4 * depth), _cnn_details
+    ),
+    "transformer": Architecture(
+        Transformer,
+        "Transformer",
+        "#0072B2",
+        lambda d, heads, d_ff, depth: Transformer(d, heads, d_ff, depth),
+        _transformer_details,
+    ),  # fmt: skip
+}
+
+# The floating dtypes a reader can name, by the short names the CLI takes.
+DTYPES = {
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+    "fp32": torch.float32,
+    "fp64": torch.float64,
+}
+
+# "explicit" materialises softmax(Q K^T); "sdpa" calls F.scaled_dot_product_attention.
+ATTENTION_KERNELS = ("explicit", "sdpa")
+
+# "quick" runs every chapter on a laptop CPU in seconds; "full" is the scale for a GPU.
+RUN_SIZES = ("quick", "full")
+
+
+def architecture(spec) -> Architecture:
+    """The registry entry of a spec; ValueError unless it is one of the book's architectures."""
+    for entry in ARCHITECTURES.values():
+        if type(spec) is entry.spec:
+            return entry
+    names = ", ".join(entry.spec.__name__ for entry in ARCHITECTURES.values())
+    raise ValueError(f"spec must be one of {names}; got {type(spec).__name__}")
+
+
+def require_spec(spec) -> None:
+    """Raise ValueError unless `spec` is one of the architectures in ARCHITECTURES."""
+    architecture(spec)
+
+
+def label(spec) -> str:
+    """A short legend label: the architecture and the sizes that change its path length."""
+    entry = architecture(spec)
+    return entry.title + entry.details(spec)
+
+
+def colour(spec) -> str:
+    """The colour of a spec's architecture, the same in every chapter."""
+    return architecture(spec).colour
+
+
+def dtype(name: str) -> torch.dtype:
+    """The torch dtype of a short name in DTYPES ("fp16", "bf16", "fp32", "fp64")."""
+    require_choice("dtype", name, DTYPES)
+    return DTYPES[name]
+
+
+def dtype_name(value: torch.dtype) -> str:
+    """The short name of a dtype in DTYPES: torch.float16 -> "fp16"."""
+    require_choice("dtype", value, DTYPES.values())
+    return next(name for name, known in DTYPES.items() if known == value)
