@@ -26,8 +26,11 @@ def first_code_cell(md: Path) -> str:
     return next(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
 
 
-def test_there_are_chapters():
-    assert len(CHAPTERS) >= 2, "expected book/intro.md and book/routing_graphs.md at least"
+def test_every_table_of_contents_entry_is_a_file():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    entries = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    missing = [entry for entry in entries if not (ROOT / f"{entry}.md").exists()]
+    assert not missing, f"_toc.yml names files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)

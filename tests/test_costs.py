@@ -2,7 +2,6 @@
 
 import itertools
 import math
-import timeit
 
 import pytest
 import torch
@@ -231,7 +230,7 @@ class _AnyTensorOp(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_estimators_do_no_tensor_work_and_take_microseconds():
+def test_estimators_do_no_tensor_work():
     spec = pc.Transformer(512, 8, 2048, 6)
     calls = [
         lambda: pc.forward_flops(spec, 4096, 4),
@@ -245,16 +244,6 @@ def test_estimators_do_no_tensor_work_and_take_microseconds():
         for call in calls:
             call()
     assert mode.ops == []
-    seconds = min(timeit.repeat(lambda: [call() for call in calls], number=100, repeat=3)) / 100
-    assert seconds < 1e-3  # six calls; measured at about 30 microseconds here
-
-
-def test_counting_a_six_layer_transformer_at_65536_on_meta_is_fast():
-    spec = pc.Transformer(512, 8, 2048, 6)
-    module, x = _on_meta(spec, 65536, 1)
-    pc.measure.flops(module, x)  # first call pays for imports and dispatch caches
-    seconds = min(timeit.repeat(lambda: pc.measure.flops(module, x), number=1, repeat=3))
-    assert seconds < 1.0
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 - book support: ``plots``, ``book`` (glue, tables), ``exercises``; and the ``cli``.
 """
 
-from . import bench, book, exercises, measure, models, plots, registry, runtime, specs
+from . import bench, book, cli, exercises, measure, models, plots, registry, runtime, specs
 from .experiments import decay, tasks, training
 from .formulas import costs, paths
 from .formulas.costs import (
@@ -52,6 +52,7 @@ __all__ = [
     "bench",
     "book",
     "build",
+    "cli",
     "covering_cnn",
     "costs",
     "decay",
