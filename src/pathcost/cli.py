@@ -198,6 +198,7 @@ def bench_report(records) -> str:
 
 
 def main(argv=None) -> int:
+    """Run the command line on argv (sys.argv by default); errors are one line and exit 2."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:

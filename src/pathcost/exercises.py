@@ -8,7 +8,7 @@ value expected. It returns True when every case passes, so a notebook cell can a
 import math
 
 from .bench.fits import fit_exponent
-from .checks import require_callable
+from .checks import is_real, require_callable
 from .formulas import costs, paths
 from .registry import ARCHITECTURES, DTYPES
 from .specs import CNN, LSTM, RNN, Transformer
@@ -39,7 +39,7 @@ def check(fn, cases, expected_fn, rel_tol: float = 0.0) -> bool:
 
 
 def _agrees(got, expected, rel_tol: float) -> bool:
-    if rel_tol and isinstance(got, (int, float)) and not isinstance(got, bool):
+    if rel_tol and is_real(got):
         return math.isclose(got, expected, rel_tol=rel_tol, abs_tol=rel_tol)
     return got == expected
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import is_int, require_positive
+from ..checks import is_int, require_choice, require_positive
 
 TASKS = ("copy", "brackets")
 DEFAULTS = {"copy": {"vocab": 8}, "brackets": {"types": 4}}
@@ -40,8 +40,7 @@ MAX_SEED = 2**31 - 1
 
 def task_params(task: str, **params) -> dict:
     """The task's parameters with defaults filled in; an unknown task or parameter is refused."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    require_choice("task", task, TASKS)
     unknown = set(params) - set(DEFAULTS[task])
     if unknown:
         raise ValueError(f"task {task!r} takes {sorted(DEFAULTS[task])}, got {sorted(unknown)}")

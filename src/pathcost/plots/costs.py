@@ -5,6 +5,7 @@ import math
 import torch
 
 from ..bench.fits import fit_exponent
+from ..checks import require_real
 from ..formulas import costs
 from ..registry import colour, label, require_spec
 from ..specs import Transformer
@@ -237,13 +238,9 @@ def utilization(records, peak_flop_per_s: float, ax=None):
     with the largest n (then batch) is drawn; the tick label gives its n. Records that did not
     run are left out. One colour per architecture; forward+backward hatched. Returns the axes.
     """
-
     from matplotlib.patches import Patch
 
-    if isinstance(peak_flop_per_s, bool) or not isinstance(peak_flop_per_s, (int, float)):
-        raise ValueError(f"peak_flop_per_s must be a number of FLOP/s, got {peak_flop_per_s!r}")
-    if not (math.isfinite(peak_flop_per_s) and peak_flop_per_s > 0):
-        raise ValueError(f"peak_flop_per_s must be positive and finite, got {peak_flop_per_s!r}")
+    require_real("peak_flop_per_s", peak_flop_per_s, low=0, low_open=True)
     chosen = {}
     for record in records:
         key = (record.label, record.mode)
