@@ -174,3 +174,19 @@ def test_os_time_share_counts_the_pages_a_fresh_buffer_touches():
     assert idle_faults < 0.01 * size / mmap.PAGESIZE
     with pytest.raises(ValueError, match="repeats"):
         pc.bench.os_time_share(lambda: None, repeats=0)
+
+
+def test_peaks_measure_one_training_step_per_length_above_its_saved_bytes():
+    spec = pc.Transformer(16, 2, 32, 1)
+    measured = pc.bench.peaks(spec, [32, 64], dev=torch.device("cpu"))
+    assert list(measured) == [32, 64]
+    for n, peak in measured.items():  # the step's own peak holds at least what autograd saves
+        assert peak >= pc.activation_bytes(spec, n, 1, torch.float32)
+
+
+def test_a_training_step_leaves_no_gradients_behind():
+    module = pc.build(pc.RNN(4))
+    pc.bench.step(module, 8, 4, mode="forward+backward", dev=torch.device("cpu"))()
+    assert all(p.grad is None for p in module.parameters())
+    with pytest.raises(ValueError, match="mode"):
+        pc.bench.step(module, 8, 4, mode="backward")

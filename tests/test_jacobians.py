@@ -275,3 +275,12 @@ def test_gradient_norms_keep_entries_too_small_to_square():
 
     norms = jacobians.gradient_norms(Tiny(), torch.ones(1, 3, 4, dtype=torch.float64))
     assert norms[0] == pytest.approx(2e-170) and norms[1:].eq(0).all()
+
+
+@pytest.mark.parametrize("spec", CNNS[:4] + WINDOWED[:2], ids=repr)
+def test_the_field_found_without_n_equals_the_formula(spec):
+    assert jacobians.receptive_field(spec) == pc.receptive_field(spec)
+
+
+def test_an_unbounded_field_is_infinite_up_to_max_n():
+    assert jacobians.receptive_field(pc.RNN(2), max_n=32) == math.inf

@@ -114,3 +114,22 @@ def test_undilated_path_length_matches_layers_to_cover(distance, kernel):
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("distance", [1, 2, 7, 8, 100, 511])
+@pytest.mark.parametrize("kernel, base, causal", [(2, 2, True), (3, 1, True), (3, 3, False)])
+def test_covering_cnn_is_the_shallowest_stack_whose_search_reaches(distance, kernel, base, causal):
+    spec = pc.covering_cnn(distance, d_model=4, kernel=kernel, dilation_base=base, causal=causal)
+    assert spec.dilation_schedule == pc.dilations(spec.layers, base)
+    assert pc.path_length(spec, distance) == spec.layers  # reached by the whole stack ...
+    if spec.layers > 1:  # ... and not by one layer less (the bitset search, not the closed form)
+        shorter = pc.CNN(4, kernel, spec.layers - 1, dilations=pc.dilations(spec.layers - 1, base),
+                         causal=causal)  # fmt: skip
+        assert pc.path_length(shorter, distance) == math.inf
+
+
+def test_dilations_are_the_powers_of_the_base():
+    assert pc.dilations(5) == (1, 2, 4, 8, 16)
+    assert pc.dilations(3, base=3) == (1, 3, 9) and pc.dilations(2, base=1) == (1, 1)
+    with pytest.raises(ValueError, match="layers"):
+        pc.dilations(0)
