@@ -27,7 +27,8 @@ PEAK_FACTOR = 3  # peak ~ up to 3x the bytes saved for backward: scores, masked 
 @dataclass(frozen=True)
 class Record:
     """One point of a sweep. status: "ok", "oom" (out of memory), "skipped" (over the cap),
-    or "unsupported" (no such kernel on this device); timings are then None."""
+    or "unsupported" (no such kernel on this device); timings are then None. peak_bytes is
+    also None where the sweep was asked not to measure memory."""
 
     label: str
     n: int
@@ -43,14 +44,19 @@ class Record:
     device: str
 
 
-def _run(fn, dev, min_run_time) -> tuple[Timing, int]:
+def _time_only(fn, dev, min_run_time) -> tuple[Timing, None]:
     with warnings.catch_warnings():  # a sweep keeps the IQR in its records instead
         warnings.simplefilter("ignore")
-        timing = time(fn, dev, min_run_time=min_run_time)
+        return time(fn, dev, min_run_time=min_run_time), None
+
+
+def _run(fn, dev, min_run_time) -> tuple[Timing, int]:
+    timing, _ = _time_only(fn, dev, min_run_time)
     return timing, peak_bytes(fn, dev)
 
 
-def _point(name, fn, n, batch, mode, flops, estimate, dev, cap, min_run_time) -> Record:
+def _point(name, fn, n, batch, mode, flops, estimate, dev, cap, min_run_time,
+           memory=True) -> Record:  # fmt: skip
     """Time and measure fn, or record why not: over the memory cap, out of memory, no kernel."""
     common = dict(label=name, n=n, batch=batch, mode=mode, flops=flops, device=str(dev))
     common["estimate_bytes"] = estimate
@@ -62,7 +68,8 @@ def _point(name, fn, n, batch, mode, flops, estimate, dev, cap, min_run_time) ->
     if cap is not None and estimate > cap:
         return missing("skipped")
     try:
-        timing, peak = _run(fn, dev, min_run_time)
+        # NB: on a CPU the peak comes from the profiler, which can cost more than the timing
+        timing, peak = (_run if memory else _time_only)(fn, dev, min_run_time)
     except torch.OutOfMemoryError:
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -139,6 +146,7 @@ def sweep(
     memory_cap=None,
     min_run_time=0.1,
     progress=True,
+    memory=True,
 ) -> list:
     """Time and peak memory of build(spec) over lengths ns and batch sizes, as Records.
 
@@ -146,7 +154,8 @@ def sweep(
     taken as BACKWARD_FACTOR x forward). A point whose estimated bytes (PEAK_FACTOR x the
     activations saved for backward, plus parameters) exceed memory_cap is skipped, so a CPU
     run never swaps; on a GPU an out-of-memory error is recorded, the allocator cache
-    emptied, and the sweep goes on.
+    emptied, and the sweep goes on. memory=False times only (peak_bytes None): on a CPU the
+    profiler that measures the peak runs one more call per point, and a slower one.
     """
     _require_sweep(ns, batches, modes, memory_cap)
     dev = device() if dev is None else torch.device(dev)
@@ -161,7 +170,7 @@ def sweep(
         fn = step(module, n, spec.d_model, batch, mode, dev, dtype)
         flops = costs.forward_flops(spec, n, batch) * (1 if mode == "forward" else BACKWARD_FACTOR)
         records.append(
-            _point(name, fn, n, batch, mode, flops, estimate, dev, memory_cap, min_run_time)
+            _point(name, fn, n, batch, mode, flops, estimate, dev, memory_cap, min_run_time, memory)
         )
     return records
 
@@ -191,7 +200,7 @@ def _attention_calls(q, k, v, backends: dict) -> dict:
 
 def attention_kernels(
     ns, d_model=64, heads=4, batch=1, dev=None, dtype=torch.float32, memory_cap=None,
-    min_run_time=0.1, progress=True,
+    min_run_time=0.1, progress=True, memory=True,
 ) -> list:  # fmt: skip
     """The attention core softmax(Q K^T / sqrt(d_k)) V, explicit against fused, over lengths ns.
 
@@ -199,7 +208,7 @@ def attention_kernels(
     asked for by name ("flash", "efficient", "math") with ``torch.nn.attention.sdpa_kernel``;
     one the device lacks is recorded as "unsupported". FLOPs: 4 B n^2 d for both products.
     The estimate for the memory cap: Q, K, V and output, plus PEAK_FACTOR x the weights for
-    the kernels that materialise them.
+    the kernels that materialise them. memory=False times only, as in ``sweep``.
     """
     from torch.nn.attention import SDPBackend
 
@@ -224,7 +233,7 @@ def attention_kernels(
         weights = costs.attention_weights_bytes(n, heads, batch, dtype)
         for name, fn in _attention_calls(q, k, v, backends).items():
             estimate = 4 * q.nbytes + (PEAK_FACTOR * weights if name in ("explicit", "math") else 0)
-            point = (n, batch, "forward", flops, estimate, dev, memory_cap, min_run_time)
+            point = (n, batch, "forward", flops, estimate, dev, memory_cap, min_run_time, memory)
             records.append(_point(f"attention ({name})", fn, *point))
     return records
 
