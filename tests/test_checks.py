@@ -61,7 +61,7 @@ def test_every_attention_kernel_check_names_the_parameter_and_the_kernels():
     calls = [
         lambda: pc.build(spec, "flash"),
         lambda: pc.activation_bytes(spec, 4, attention="flash"),
-        lambda: pc.models.downsampled(spec, 2, "flash"),
+        lambda: pc.downsampling.downsampled(spec, 2, "flash"),
         lambda: pc.measure.path_length(spec, 4, 0, 3, attention="flash"),
     ]
     for call in calls:

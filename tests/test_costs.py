@@ -27,6 +27,17 @@ def _transformers():
             yield pc.Transformer(d, h, f, L, window=w, causal=causal), n, 1 + index % 2
 
 
+def _grouped_transformers():  # kv_heads < heads: K and V narrower than Q
+    grid = itertools.product(
+        [(4, 2), (4, 1), (8, 2)],  # (heads, kv_heads): grouped and multi-query
+        [None, 3, 40],  # window
+        [True, False],  # causal
+        [1, 33, 1024, 65536],  # n
+    )
+    for index, ((h, kv), w, causal, n) in enumerate(grid):
+        yield pc.Transformer(64, h, 96, 1 + index % 2, window=w, causal=causal, kv_heads=kv), n, 1
+
+
 def _cnns():
     shapes = [(3, 4, None), (2, 3, (1, 2, 4)), (5, 2, (2, 1)), (7, 1, None), (3, 3, (1, 1, 8))]
     for (k, L, dil), d, causal, n in itertools.product(
@@ -43,13 +54,16 @@ def _recurrences():  # recurrences loop over n in Python: small n (FLOPs are lin
         yield kind(d, L), n, B
 
 
-GRID = [*_transformers(), *_cnns(), *_recurrences()]
+GRID = [*_transformers(), *_grouped_transformers(), *_cnns(), *_recurrences()]
 
 
 def test_the_grid_is_large_and_covers_every_architecture():
     kinds = {type(spec) for spec, _, _ in GRID}
     assert len(GRID) >= 200 and kinds == {pc.RNN, pc.LSTM, pc.CNN, pc.Transformer}
     assert max(n for _, n, _ in GRID) == 65536
+    assert {spec.group_size for spec, _, _ in GRID if isinstance(spec, pc.Transformer)} == {
+        1, 2, 4
+    }  # fmt: skip
 
 
 def _on_meta(spec, n, batch):
@@ -82,6 +96,11 @@ SMALL = [
     pc.Transformer(16, 2, 24, 1, causal=False),
     pc.Transformer(16, 4, 32, 2, window=3),
     pc.Transformer(16, 2, 24, 1, window=2, causal=False),
+    pc.Transformer(16, 4, 32, 2, kv_heads=2),  # grouped-query attention
+    pc.Transformer(16, 4, 32, 1, kv_heads=1, positional=True),  # multi-query
+    pc.Transformer(16, 4, 24, 1, kv_heads=2, causal=False),
+    pc.Transformer(16, 4, 32, 2, window=3, kv_heads=1),
+    pc.Transformer(16, 4, 24, 1, window=2, causal=False, kv_heads=2),
 ]
 
 
@@ -143,6 +162,8 @@ def test_the_article_numbers_recomputed():
     assert pc.attention_ffn_crossover(pc.Transformer(512, 8, 2048, 6)) == 2049  # not 4096
     kv = pc.kv_cache_bytes(pc.Transformer(512, 8, 2048, 6), 4096, batch=1)
     assert kv == 2 * 6 * 4096 * 512 * 2  # 48 MiB with K and V in 6 layers; one tensor is 4 MiB
+    grouped = pc.kv_cache_bytes(pc.Transformer(512, 8, 2048, 6, kv_heads=2), 4096, batch=1)
+    assert grouped == kv // 4  # 2 of 8 K, V heads: a quarter of the cache
 
 
 @pytest.mark.parametrize(
@@ -239,6 +260,9 @@ def test_estimators_do_no_tensor_work():
         lambda: pc.max_seq_len(8 * 2**30, 8, 2),
         lambda: pc.attention_ffn_crossover(spec),
         lambda: pc.params(spec),
+        lambda: pc.decode_state_bytes(spec, 4096, 4),
+        lambda: pc.decode_step_flops(spec, 4096, 4),
+        lambda: pc.generation_steps(spec, 4096),
     ]
     with _AnyTensorOp() as mode:
         for call in calls:

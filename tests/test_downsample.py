@@ -29,7 +29,7 @@ GRID = list(_grid())
 @pytest.mark.parametrize("spec,stride,n,batch", GRID)
 def test_downsampled_forward_flops_equal_the_flop_counter(spec, stride, n, batch):
     with torch.device("meta"):
-        module, x = pc.models.downsampled(spec, stride), torch.empty(batch, n, spec.d_model)
+        module, x = pc.downsampling.downsampled(spec, stride), torch.empty(batch, n, spec.d_model)
     assert pc.costs.downsampled_forward_flops(spec, n, stride, batch) == pc.measure.flops(module, x)
 
 
@@ -37,7 +37,7 @@ def test_downsampled_forward_flops_equal_the_flop_counter(spec, stride, n, batch
 def test_output_has_ceil_n_over_s_tokens(n, stride):
     spec = pc.Transformer(8, 2, 16, 1)
     with torch.device("meta"):
-        y = pc.models.downsampled(spec, stride)(torch.empty(3, n, 8))
+        y = pc.downsampling.downsampled(spec, stride)(torch.empty(3, n, 8))
     assert tuple(y.shape) == (3, pc.costs.downsampled_length(n, stride), 8)
     assert pc.costs.downsampled_length(n, stride) * stride >= n > (y.shape[1] - 1) * stride
 
@@ -59,7 +59,7 @@ def test_attention_weights_shrink_by_s_squared(n, stride, heads):
     torch.manual_seed(0)
     x = torch.randn(2, n, 8)
     full = _weights(pc.build(spec), x)
-    short = _weights(pc.models.downsampled(spec, stride), x)
+    short = _weights(pc.downsampling.downsampled(spec, stride), x)
     assert len(full) == len(short) == spec.layers
     kept = pc.costs.downsampled_length(n, stride)
     for f, s in zip(full, short):
@@ -74,7 +74,7 @@ def test_a_short_token_reads_its_s_positions_and_attention_the_rest(causal):
     n, stride, d = 22, 4, 8
     spec = pc.Transformer(d, 2, 16, layers=1, causal=causal)
     torch.manual_seed(0)
-    module = pc.models.downsampled(spec, stride).double()
+    module = pc.downsampling.downsampled(spec, stride).double()
     x = torch.randn(1, n, d, dtype=torch.float64, requires_grad=True)
     y = module(x)
     conv_out = module.conv(torch.nn.functional.pad(x.transpose(1, 2), (0, 2)))  # n_pad = 24
@@ -95,8 +95,8 @@ def test_a_short_token_reads_its_s_positions_and_attention_the_rest(causal):
         (lambda: pc.costs.downsampled_length(8, 0), "stride"),
         (lambda: pc.costs.downsampled_forward_flops(pc.RNN(4), 8, 2, batch=0), "batch"),
         (lambda: pc.costs.downsampled_forward_flops("gpt", 8, 2), "spec"),
-        (lambda: pc.models.downsampled(pc.Transformer(8, 2, 16), 1.5), "stride"),
-        (lambda: pc.models.downsampled(pc.Transformer(8, 2, 16), 2, "flash"), "attention"),
+        (lambda: pc.downsampling.downsampled(pc.Transformer(8, 2, 16), 1.5), "stride"),
+        (lambda: pc.downsampling.downsampled(pc.Transformer(8, 2, 16), 2, "flash"), "attention"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

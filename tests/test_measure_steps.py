@@ -38,6 +38,11 @@ TRANSFORMERS = [
     ]
 ]
 TRANSFORMERS.append((pc.Transformer(4, 2, 8, 2, window=2, positional=True), 9, "explicit"))
+TRANSFORMERS += [  # grouped-query and multi-query attention: K and V heads shared
+    (pc.Transformer(8, 4, 16, 2, kv_heads=kv_heads), 6, attention)
+    for kv_heads in (1, 2)
+    for attention in ("explicit", "sdpa")
+]
 
 
 @pytest.mark.parametrize("spec, n, attention", RECURRENT + CNNS + TRANSFORMERS, ids=repr)

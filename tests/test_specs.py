@@ -21,6 +21,11 @@ import pathcost as pc
         (lambda: pc.Transformer(d_model=8, heads=2, d_ff=0), "d_ff"),
         (lambda: pc.Transformer(d_model=9, heads=3, positional=True), "even"),
         (lambda: pc.Transformer(d_model=8, heads=2, positional=1), "positional"),
+        (lambda: pc.Transformer(d_model=8, heads=4, kv_heads=3), "kv_heads must divide"),
+        (lambda: pc.Transformer(d_model=8, heads=4, kv_heads=8), "kv_heads must divide"),
+        (lambda: pc.Transformer(d_model=8, heads=4, kv_heads=0), "kv_heads"),
+        (lambda: pc.Transformer(d_model=8, heads=4, kv_heads=2.0), "kv_heads"),
+        (lambda: pc.Transformer(d_model=8, heads=4, kv_heads=True), "kv_heads"),
     ],
 )
 def test_bad_spec_is_refused(make, name):
@@ -34,3 +39,11 @@ def test_specs_are_hashable_values():
     assert a.dilation_schedule == (1, 2)
     assert pc.CNN(d_model=8, layers=3).dilation_schedule == (1, 1, 1)
     assert pc.Transformer(d_model=512, heads=8).d_head == 64
+
+
+def test_kv_heads_none_means_one_per_query_head():
+    assert pc.Transformer(d_model=64, heads=8).key_value_heads == 8
+    assert pc.Transformer(d_model=64, heads=8).group_size == 1
+    grouped = pc.Transformer(d_model=64, heads=8, kv_heads=2)
+    assert (grouped.key_value_heads, grouped.group_size, grouped.d_head) == (2, 4, 8)
+    assert pc.Transformer(d_model=64, heads=8, kv_heads=1).group_size == 8  # multi-query

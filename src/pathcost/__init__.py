@@ -14,9 +14,25 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 - book support: ``plots``, ``book`` (glue, tables), ``exercises``; and the ``cli``.
 """
 
-from . import bench, book, cli, exercises, measure, models, plots, registry, runtime, specs
+from . import (
+    bench,
+    book,
+    cli,
+    decoding,
+    devices,
+    downsampling,
+    exercises,
+    measure,
+    models,
+    plots,
+    registry,
+    runtime,
+    specs,
+)
+from .decoding import Decoder
+from .devices import device_profile, roofline_time
 from .experiments import decay, tasks, training
-from .formulas import costs, paths
+from .formulas import costs, decode, paths
 from .formulas.costs import (
     activation_bytes,
     attention_ffn_crossover,
@@ -24,9 +40,11 @@ from .formulas.costs import (
     forward_flops,
     forward_flops_by_component,
     kv_cache_bytes,
+    kv_cache_rows,
     max_seq_len,
     params,
 )
+from .formulas.decode import decode_state_bytes, decode_step_flops, generation_steps
 from .formulas.paths import (
     covering_cnn,
     layers_to_cover,
@@ -36,6 +54,7 @@ from .formulas.paths import (
     sequential_steps,
     shortest_path,
 )
+from .formulas.traffic import arithmetic_intensity, bytes_moved
 from .models import build
 from .specs import CNN, LSTM, RNN, Transformer, dilations
 
@@ -43,24 +62,36 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CNN",
+    "Decoder",
     "LSTM",
     "RNN",
     "Transformer",
     "activation_bytes",
+    "arithmetic_intensity",
     "attention_ffn_crossover",
     "attention_weights_bytes",
     "bench",
     "book",
     "build",
+    "bytes_moved",
     "cli",
     "covering_cnn",
     "costs",
     "decay",
+    "decode",
+    "decode_state_bytes",
+    "decode_step_flops",
+    "decoding",
+    "device_profile",
+    "devices",
+    "downsampling",
     "dilations",
     "exercises",
     "forward_flops",
     "forward_flops_by_component",
+    "generation_steps",
     "kv_cache_bytes",
+    "kv_cache_rows",
     "layers_to_cover",
     "max_seq_len",
     "measure",
@@ -71,6 +102,7 @@ __all__ = [
     "plots",
     "receptive_field",
     "registry",
+    "roofline_time",
     "routing_graph",
     "runtime",
     "sequential_steps",

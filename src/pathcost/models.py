@@ -8,13 +8,14 @@ the sequential steps of "Routing graphs" are visible in the code.
 """
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .checks import require_choice, require_positive
-from .formulas.costs import downsampled_length, window_blocks
+from .formulas.costs import window_blocks
 from .registry import ATTENTION_KERNELS, require_spec
 from .specs import CNN, LSTM, RNN, Transformer
 
@@ -136,11 +137,11 @@ class Values(nn.Module):
 class Fused(nn.Module):
     """Both attention products in one ``F.scaled_dot_product_attention`` call (a fused kernel)."""
 
-    def forward(self, q, k, v, mask):
+    def forward(self, q, k, v, mask, enable_gqa=False):
         if mask is None:
-            return F.scaled_dot_product_attention(q, k, v)
+            return F.scaled_dot_product_attention(q, k, v, enable_gqa=enable_gqa)
         if isinstance(mask, bool):  # causal full attention: let the kernel build the mask
-            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=enable_gqa)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
@@ -157,12 +158,18 @@ def window_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> t
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention, full or windowed, explicit or through a fused kernel."""
+    """Multi-head (or grouped-query) self-attention, full or windowed, explicit or fused.
+
+    qkv's output is [q | k | v], ``widths`` = (d, h_kv d_k, h_kv d_k) wide; query head i
+    reads K, V head i // g, g = heads / kv_heads.
+    """
 
     def __init__(self, spec: Transformer, kernel: str):
         super().__init__()
         self.heads, self.window, self.causal = spec.heads, spec.window, spec.causal
-        self.qkv = nn.Linear(spec.d_model, 3 * spec.d_model)
+        self.kv_heads, self.d_head = spec.key_value_heads, spec.d_head
+        self.widths = (spec.d_model, self.kv_heads * self.d_head, self.kv_heads * self.d_head)
+        self.qkv = nn.Linear(spec.d_model, sum(self.widths))
         self.out = nn.Linear(spec.d_model, spec.d_model)
         if kernel == "explicit":
             self.scores, self.values = Scores(), Values()
@@ -170,17 +177,31 @@ class SelfAttention(nn.Module):
             self.fused = Fused()
 
     def attend(self, q, k, v, mask):
-        if hasattr(self, "fused"):
-            return self.fused(q, k, v, mask)
+        """q (B, h, ..., q, d_k), k and v (B, h_kv, ..., k, d_k); mask True (causal), None or
+        additive (..., q, k). Grouped heads: a K, V head's g query heads become g q rows."""
+        g = self.heads // self.kv_heads
+        if hasattr(self, "fused") and not isinstance(mask, torch.Tensor):
+            return self.fused(q, k, v, mask, g > 1)  # the kernel shares K, V heads itself
         if isinstance(mask, bool):
             n = q.shape[-2]
             mask = torch.full((n, n), float("-inf"), device=q.device, dtype=q.dtype).triu(1)
-        return self.values(self.scores(q, k, 0.0 if mask is None else mask), v)
+        if g > 1:  # contiguous copies always, so autograd saves the same for every B and n
+            rows, copy = q.shape[-2], partial(torch.clone, memory_format=torch.contiguous_format)
+            q = copy(q.unflatten(1, (self.kv_heads, g)).movedim(2, -3)).flatten(-3, -2)
+            k, v = copy(k), copy(v)  # q: (B, h_kv, ..., g q, d_k)
+            mask = None if mask is None else mask.repeat(*(1,) * (mask.dim() - 2), g, 1)
+        if hasattr(self, "fused"):
+            y = self.fused(q, k, v, mask)
+        else:
+            y = self.values(self.scores(q, k, 0.0 if mask is None else mask), v)
+        return y if g == 1 else y.unflatten(-2, (g, rows)).movedim(-3, 2).flatten(1, 2)
 
     def forward(self, x):  # x: (B, n, d)
         B, n, d = x.shape
-        q, k, v = self.qkv(x).view(B, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        # q, k, v: (B, h, n, d_k)
+        q, k, v = (
+            part.view(B, n, -1, self.d_head).transpose(1, 2)
+            for part in self.qkv(x).split(self.widths, dim=-1)
+        )  # q: (B, h, n, d_k); k, v: (B, h_kv, n, d_k)
         if self.window is None or self.window >= n:
             y = self.attend(q, k, v, True if self.causal else None)
         else:
@@ -195,7 +216,7 @@ class SelfAttention(nn.Module):
         qb = F.pad(q, (0, 0, 0, blocks * w - n)).unflatten(2, (blocks, w))  # (B, h, nb, w, d_k)
         kb, vb = (
             F.pad(t, (0, 0, w, right)).unfold(2, keys, w).transpose(-2, -1) for t in (k, v)
-        )  # (B, h, nb, keys, d_k)
+        )  # (B, h_kv, nb, keys, d_k)
         y = self.attend(qb, kb, vb, window_mask(n, w, self.causal, q.device, q.dtype))
         return y.flatten(2, 3)[:, :, :n]  # (B, h, n, d_k)
 
@@ -276,38 +297,3 @@ def seeded_input(n: int, d: int, seed: int = SEED) -> torch.Tensor:
     require_positive(n=n, d=d)
     generator = torch.Generator().manual_seed(seed)
     return torch.randn((1, n, d), generator=generator, dtype=torch.float64)
-
-
-class Downsampled(nn.Module):
-    """Merge every s positions into one token with a strided convolution, then run `body`.
-
-    (B, n, d) -> zero-pad n on the right to n_pad = s ceil(n / s) -> Conv1d(d, d, kernel=s,
-    stride=s) -> (B, ceil(n / s), d) -> body -> (B, ceil(n / s), d). Token t of the short
-    sequence reads input positions t s ... t s + s - 1 and nothing else.
-    """
-
-    def __init__(self, spec, stride: int, attention: str = "explicit"):
-        super().__init__()
-        self.stride = stride
-        self.conv = nn.Conv1d(spec.d_model, spec.d_model, kernel_size=stride, stride=stride)
-        self.body = build(spec, attention)
-
-    def forward(self, x):  # x: (B, n, d)
-        n = x.shape[1]
-        pad = downsampled_length(n, self.stride) * self.stride - n
-        x = F.pad(x.transpose(1, 2), (0, pad))  # (B, d, n_pad), zeros after the last position
-        return self.body(self.conv(x).transpose(1, 2))  # (B, ceil(n / s), d)
-
-
-def downsampled(spec, stride: int, attention: str = "explicit") -> nn.Module:
-    """Downsample then attend: a (batch, n, d_model) -> (batch, ceil(n / s), d_model) module.
-
-    Derived in "Cutting the n^2". A Conv1d with kernel = stride = s (d_model -> d_model)
-    shortens the sequence s times, then ``build(spec, attention)`` runs on ceil(n / s)
-    tokens; its FLOPs are ``costs.downsampled_forward_flops``. Its submodules are named
-    ``conv`` and ``body``, so the FLOP counter's components keep the names of ``costs``.
-    """
-    require_spec(spec)
-    require_positive(stride=stride)
-    require_choice("attention", attention, ATTENTION_KERNELS)
-    return Downsampled(spec, stride, attention)

@@ -85,6 +85,9 @@ class Transformer:
     both sides, as an encoder does.
     positional=True adds sinusoidal position encodings (Vaswani et al. 2017) to the input;
     without them attention cannot tell positions apart. They cost no FLOPs and no parameters.
+    kv_heads: heads of K and V, each shared by heads / kv_heads query heads (grouped-query
+    attention, Ainslie et al. 2023); None means one per query head (multi-head), 1 is
+    multi-query (Shazeer 2019). It must divide heads.
     """
 
     d_model: int
@@ -94,6 +97,7 @@ class Transformer:
     window: int | None = None
     causal: bool = True
     positional: bool = False
+    kv_heads: int | None = None
 
     def __post_init__(self):
         require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
@@ -104,6 +108,12 @@ class Transformer:
             )
         if self.window is not None:
             require_positive(window=self.window)
+        if self.kv_heads is not None:
+            require_positive(kv_heads=self.kv_heads)
+            if self.heads % self.kv_heads:
+                raise ValueError(
+                    f"kv_heads must divide heads, got kv_heads={self.kv_heads}, heads={self.heads}"
+                )
         require_bool(causal=self.causal, positional=self.positional)
         if self.positional and self.d_model % 2:
             raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
@@ -112,6 +122,16 @@ class Transformer:
     def d_head(self) -> int:
         """Width of one head, d_k = d_model / heads."""
         return self.d_model // self.heads
+
+    @property
+    def key_value_heads(self) -> int:
+        """Heads of K and V: kv_heads, or heads when kv_heads is None."""
+        return self.heads if self.kv_heads is None else self.kv_heads
+
+    @property
+    def group_size(self) -> int:
+        """Query heads that share one K, V head: g = heads / kv_heads (1 for multi-head)."""
+        return self.heads // self.key_value_heads
 
 
 def dilations(layers: int, base: int = 2) -> tuple:

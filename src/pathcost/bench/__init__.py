@@ -6,6 +6,7 @@ lengths n and records every point, including those that could not run; ``records
 and reads them. The device itself is chosen in ``pathcost.runtime``.
 """
 
+from .bandwidth import TRAFFIC, Bandwidth, memory_bandwidth, ridge_point, traffic_bytes
 from .fits import exponents, fit_exponent, largest_step
 from .records import load, save
 from .sweeps import (
@@ -31,11 +32,13 @@ from .timing import (
 
 __all__ = [
     "BACKWARD_FACTOR",
+    "Bandwidth",
     "HIGH_SPREAD",
     "MODES",
     "PEAK_FACTOR",
     "Record",
     "RecurrentLatency",
+    "TRAFFIC",
     "Timing",
     "attention_kernels",
     "exponents",
@@ -43,12 +46,15 @@ __all__ = [
     "largest_step",
     "load",
     "matmul_peak",
+    "memory_bandwidth",
     "os_time_share",
     "peaks",
     "recurrent_latency",
+    "ridge_point",
     "save",
     "step",
     "sweep",
     "time",
+    "traffic_bytes",
     "workload",
 ]

@@ -5,7 +5,9 @@ Conventions (stated once, used by every function):
 - FLOPs count matrix products and convolutions only, 2 per multiply-accumulate, exactly as
   ``torch.utils.flop_counter.FlopCounterMode`` does; elementwise work (softmax, gates,
   norms, biases) is not counted. Every count is for one forward pass of ``models.build``.
-- Sizes are d = d_model, h = heads, d_k = d / h, f = d_ff, k = kernel, B = batch.
+- Sizes are d = d_model, h = heads, d_k = d / h, f = d_ff, k = kernel, B = batch;
+  h_kv = kv_heads (h when None) heads of K and V, so K and V are e = h_kv d_k wide (e = d
+  for multi-head attention).
 - A dtype is a torch floating dtype; bytes are exact Python ints.
 - Windowed attention (radius w < n) is computed in blocks (``window_blocks``), which is
   what makes its cost O(n w); with w >= n it is full attention.
@@ -15,7 +17,7 @@ import math
 
 import torch
 
-from ..checks import require_choice, require_positive, require_real
+from ..checks import require_choice, require_non_negative, require_positive, require_real
 from ..registry import ATTENTION_KERNELS, DTYPES, require_spec
 from ..specs import CNN, LSTM, RNN, Transformer
 
@@ -45,12 +47,17 @@ def _attention_shape(spec: Transformer, n: int) -> tuple[int, int, int]:
     return blocks, spec.window, keys
 
 
+def _kv_width(spec: Transformer) -> int:
+    """e = h_kv d_k: the width of K (and of V) in one layer."""
+    return spec.key_value_heads * spec.d_head
+
+
 def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     """Forward FLOPs by component, named like the submodules of ``models.build(spec)``.
 
     Derived in "Counting compute". Per layer, with g = 1 (RNN) or 4 (LSTM) gates:
     input = recurrent = 2 B n d (g d); conv = 2 B n d^2 k;
-    qkv = 2 B n d (3d), out = 2 B n d^2, ffn = 2 * 2 B n d f,
+    qkv = 2 B n d (d + 2e), out = 2 B n d^2, ffn = 2 * 2 B n d f,
     scores = values = 2 B n^2 d for full attention (d = h d_k: all heads together), or
     2 B ceil(n/w) w (2w or 3w) d with a window w < n.
     """
@@ -66,7 +73,7 @@ def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     blocks, queries, keys = _attention_shape(spec, n)
     pairs = L * 2 * B * blocks * queries * keys * d
     return {
-        "qkv": L * 2 * B * n * d * 3 * d,
+        "qkv": L * 2 * B * n * d * (d + 2 * _kv_width(spec)),
         "scores": pairs,
         "values": pairs,
         "out": L * 2 * B * n * d * d,
@@ -87,7 +94,8 @@ def params(spec) -> int:
     """Trainable parameters of ``models.build(spec)``.
 
     Derived in "Counting compute". Per layer: RNN 2d^2 + d, LSTM 8d^2 + 4d, CNN k d^2 + d,
-    Transformer 4d^2 + 2 d f + 9d + f (projections, FFN, biases, two LayerNorms).
+    Transformer 2d^2 + 2 d e + 2 d f + 7d + 2e + f (projections, FFN, biases, two
+    LayerNorms), which is 4d^2 + 2 d f + 9d + f for multi-head attention (e = d).
     """
     require_spec(spec)
     d = spec.d_model
@@ -98,7 +106,8 @@ def params(spec) -> int:
     elif isinstance(spec, CNN):
         per_layer = spec.kernel * d * d + d
     else:
-        per_layer = 4 * d * d + 2 * d * spec.d_ff + 9 * d + spec.d_ff
+        e = _kv_width(spec)
+        per_layer = 2 * d * d + 2 * d * e + 2 * d * spec.d_ff + 7 * d + 2 * e + spec.d_ff
     return spec.layers * per_layer
 
 
@@ -118,8 +127,9 @@ def activation_bytes(
     """Bytes autograd saves for backward in one training forward of ``models.build(spec)``.
 
     Derived in "Memory". Elements per layer: RNN B d (2n + 1); LSTM B d (8n - 1);
-    CNN B d (2n + (k - 1) dilation); Transformer 8Bnd + 4Bn + 2Bnf + the attention core:
-    B h n^2 weights (explicit; the inputs Q, K, V count in the 8Bnd) or, for the fused CPU
+    CNN B d (2n + (k - 1) dilation); Transformer (6d + 2e) B n + 4Bn + 2Bnf (8Bnd + ...
+    for multi-head attention) + the attention core: B h n^2 weights (explicit; Q, K, V count
+    in the first term, as qkv's output or, grouped, as copies) or, for the fused CPU
     kernel ("sdpa"), a float32 log-sum-exp of B h n. NB: measured on CPU; LayerNorm keeps
     its statistics in the activation dtype there (CUDA keeps float32); a windowed layer
     saves its Q, K, V blocks and B h ceil(n/w) w (2w or 3w) weights with either kernel, in
@@ -139,10 +149,12 @@ def activation_bytes(
     norms = 2 * (B * n * d + 2 * B * n)  # inputs, means and reciprocal deviations
     ffn = B * n * d + 2 * B * n * spec.d_ff  # input, GELU input, GELU output
     blocks, queries, keys = _attention_shape(spec, n)
+    e = _kv_width(spec)
     if attention == "sdpa" and blocks == 1:  # fused: q, k, v share qkv's output; output; lse
-        core = (B * n * d + 3 * B * n * d + B * n * d) * size + B * spec.heads * n * 4
+        core = (B * n * d + B * n * (d + 2 * e) + B * n * d) * size + B * spec.heads * n * 4
     else:  # Q, K, V copies and weights, between the qkv and output projections' inputs
-        blocked = B * blocks * (queries + 2 * keys) * d + B * spec.heads * blocks * queries * keys
+        blocked = B * blocks * (queries * d + 2 * keys * e)
+        blocked += B * spec.heads * blocks * queries * keys
         # NB: sdpa on 5-D blocks runs PyTorch's math fallback, which computes half types in float32
         core_size = max(size, 4) if attention == "sdpa" else size
         core = 2 * B * n * d * size + blocked * core_size
@@ -164,18 +176,29 @@ def korthikanti_activation_bytes(spec, n: int, batch: int = 1) -> int:
     return spec.layers * (34 * s * b * h + 5 * a * s * s * b)
 
 
+def kv_cache_rows(spec, n: int) -> int:
+    """Rows of K (and of V) per layer a decoder keeps after n tokens: m = n, or min(n, w).
+
+    Derived in "Inference and memory traffic", under the decoding conventions stated once
+    in ``formulas.decode``: the cache keeps the rows the next query can read.
+    """
+    require_spec(spec)
+    require_non_negative(n=n)
+    if not isinstance(spec, Transformer) or not spec.causal:
+        raise ValueError(f"spec must be a causal Transformer to have a KV cache, got {spec!r}")
+    return n if spec.window is None else min(n, spec.window)
+
+
 def kv_cache_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
     """Bytes of a decoder's KV cache after n tokens: K and V in every layer.
 
-    Derived in "Memory". 2 * layers * B * n * d * bytes(dtype), with d = h * d_k; a window w
-    keeps only the last w + 1 positions.
+    Derived in "Memory". 2 * layers * B * m * e * bytes(dtype), with e = h_kv d_k (= d for
+    multi-head attention) and m = ``kv_cache_rows(spec, n)``: n, or min(n, w) with a
+    window w.
     """
-    require_spec(spec)
-    require_positive(n=n, batch=batch)
-    if not isinstance(spec, Transformer) or not spec.causal:
-        raise ValueError(f"spec must be a causal Transformer to have a KV cache, got {spec!r}")
-    kept = n if spec.window is None else min(n, spec.window + 1)
-    return 2 * spec.layers * batch * kept * spec.d_model * itemsize(dtype)
+    kept = kv_cache_rows(spec, n)
+    require_positive(batch=batch)
+    return 2 * spec.layers * batch * kept * _kv_width(spec) * itemsize(dtype)
 
 
 def max_seq_len(
@@ -234,7 +257,7 @@ def downsampled_length(n: int, stride: int) -> int:
 
 
 def downsampled_forward_flops(spec, n: int, stride: int, batch: int = 1) -> int:
-    """Forward FLOPs of ``models.downsampled(spec, stride)`` on (batch, n, d_model).
+    """Forward FLOPs of ``downsampling.downsampled(spec, stride)`` on (batch, n, d_model).
 
     Derived in "Cutting the n^2": 2 B (n_pad / s) d^2 s for the strided convolution
     (kernel = stride = s, d channels in and out) + forward_flops(spec, n_pad / s), with

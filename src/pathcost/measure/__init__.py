@@ -7,7 +7,7 @@ a decoder keeps, ``steps`` the longest chain of dependent products in the execut
 beside its twin; the chapters show both.
 """
 
-from .cache import kv_cache_bytes
+from .cache import kv_cache_bytes, state_bytes
 from .flops import COMPONENTS, flops, flops_by_component
 from .jacobians import (
     dependency_matrix,
@@ -18,19 +18,25 @@ from .jacobians import (
 )
 from .memory import peak_bytes, saved_bytes
 from .steps import longest_chain, sequential_steps
+from .traffic import TrafficCounter, decode_traffic, forward_traffic, prefill_traffic
 
 __all__ = [
     "COMPONENTS",
+    "TrafficCounter",
     "dependency_matrix",
+    "decode_traffic",
     "dependency_row",
     "flops",
     "flops_by_component",
+    "forward_traffic",
     "gradient_norms",
     "kv_cache_bytes",
     "longest_chain",
     "path_length",
     "peak_bytes",
+    "prefill_traffic",
     "receptive_field",
     "saved_bytes",
     "sequential_steps",
+    "state_bytes",
 ]

@@ -135,9 +135,12 @@ def _convolution(func, args, kwargs, out):
 def _attention(func, args, kwargs, out):
     """A fused attention kernel, both products: score (i, j) reads query i and key j (+ 1);
     output (i, e) reads row i of the scores and column e of the values (+ 1). A causal kernel
-    reads no key after its query."""
+    reads no key after its query; with grouped-query attention each K/V head serves
+    heads / kv_heads query heads."""
     bound = _bound(func, args, kwargs)
     query, key, value, mask = bound["query"], bound["key"], bound["value"], bound["attn_mask"]
+    groups = query.shape[-3] // key.shape[-3]  # grouped-query attention: heads per K/V head
+    key, value = (t.repeat_interleave(groups, dim=-3) for t in (key, value))
     scores = _chain(query, key.transpose(-2, -1))  # (..., L, S)
     if mask is not None:
         scores = torch.maximum(scores, mask)

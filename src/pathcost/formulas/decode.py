@@ -1,0 +1,91 @@
+"""Inference with a cache: what a decoder keeps between tokens and what one token costs.
+
+Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes`` and by
+``pathcost.decoding``, which runs them):
+
+- Decoding generates positions 0, 1, 2, ... one at a time. "After n tokens" means positions
+  0 ... n - 1 are decoded and held in the state; the next token is at position n. So n
+  does not include the new token: ``decode_step_flops(spec, n)`` is the step that makes
+  position n, and n = 0 is the first step, from the initial state.
+- Only causal specs decode: RNN, LSTM, a causal CNN, a causal Transformer. A centred CNN
+  or a non-causal Transformer reads later positions and is refused (ValueError).
+- Full attention: query n reads keys 0 ... n, so the cache keeps all n rows of K and V
+  per layer (and the step reads n + 1 keys, its own included).
+- A window w keeps the convention of ``costs.window_blocks`` and ``models.window_mask``:
+  query t reads key s iff |t - s| <= w and s <= t, that is s = t - w ... t. Query n reads
+  cached keys n - w ... n - 1 and its own, so the cache keeps the last m = min(n, w) rows
+  (a step reads m + 1 keys) and drops a row as soon as no later query can read it.
+- K and V have h_kv = kv_heads heads of d_k each (e = h_kv d_k wide; e = d without
+  kv_heads); a recurrence keeps (h) per layer (RNN) or (h, c) (LSTM), each (B, d); a causal
+  CNN layer of kernel k and dilation r keeps its last (k - 1) r inputs, (B, d, (k - 1) r),
+  zeros before position 0 (the left padding of the full forward pass).
+- FLOPs count matrix products and convolutions, 2 per multiply-accumulate, as
+  ``costs.forward_flops`` does; bytes are exact ints for a floating torch dtype.
+- Sequential steps are counted in layer or cell applications, as ``paths.sequential_steps``.
+"""
+
+import torch
+
+from ..checks import require_non_negative, require_positive
+from ..registry import require_spec
+from ..specs import LSTM, RNN, Transformer
+from .costs import forward_flops_by_component, itemsize, kv_cache_bytes, kv_cache_rows
+
+
+def require_decoder(spec) -> None:
+    """Raise ValueError (naming spec) unless `spec` is one of the book's causal architectures."""
+    require_spec(spec)
+    if not spec.causal:
+        raise ValueError(f"spec must be causal to decode one token at a time, got {spec!r}")
+
+
+def decode_state_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
+    """Bytes a decoder keeps between tokens after n tokens, every layer summed.
+
+    Derived in "Inference and memory traffic". Transformer: the KV cache,
+    2 L B m h_kv d_k bytes(dtype) (``costs.kv_cache_bytes``); RNN: L B d bytes(dtype);
+    LSTM: 2 L B d bytes(dtype); causal CNN: B d (k - 1) sum(dilations) bytes(dtype).
+    Only the cache grows with n; the others are the same after every token.
+    """
+    require_decoder(spec)
+    require_non_negative(n=n)
+    require_positive(batch=batch)
+    if isinstance(spec, Transformer):
+        return kv_cache_bytes(spec, n, batch, dtype)
+    size, B, d = itemsize(dtype), batch, spec.d_model
+    if isinstance(spec, (RNN, LSTM)):
+        tensors = 1 if isinstance(spec, RNN) else 2
+        return tensors * spec.layers * B * d * size
+    return B * d * (spec.kernel - 1) * sum(spec.dilation_schedule) * size
+
+
+def decode_step_flops(spec, n: int, batch: int = 1) -> int:
+    """FLOPs of decoding the token at position n, after n tokens, every layer summed.
+
+    Derived in "Inference and memory traffic". RNN, LSTM, CNN: one position of the forward
+    pass, ``forward_flops(spec, 1, batch)``. Transformer, per layer:
+    2 B d (d + 2e) + 2 B d^2 + 4 B d f (qkv, out, ffn at one position) + 2 * 2 B (m + 1) d
+    (scores and values over the m cached keys and its own, all heads: h d_k = d).
+    """
+    require_decoder(spec)
+    require_non_negative(n=n)
+    require_positive(batch=batch)
+    one_position = forward_flops_by_component(spec, 1, batch)
+    if not isinstance(spec, Transformer):
+        return sum(one_position.values())
+    keys = kv_cache_rows(spec, n) + 1
+    attention = spec.layers * 2 * 2 * batch * keys * spec.d_model
+    return one_position["qkv"] + one_position["out"] + one_position["ffn"] + attention
+
+
+def generation_steps(spec, n: int) -> int:
+    """Sequential steps of generating n tokens, each output the next input: S = n * layers.
+
+    Derived in "Inference and memory traffic". Token t + 1 cannot start before token t has
+    left the last layer, so every architecture pays all its layers once per token: the
+    forward pass's S = layers (CNN, Transformer) or n + layers - 1 (RNN, LSTM) becomes
+    n * layers for all four.
+    """
+    require_decoder(spec)
+    require_positive(n=n)
+    return n * spec.layers
