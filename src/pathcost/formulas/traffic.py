@@ -1,0 +1,179 @@
+"""Memory traffic: the bytes a forward pass, a prefill or one decoding step moves.
+
+Conventions (stated once, used by every function here, and by ``measure.traffic``):
+
+- Phases. "forward": one training forward of ``models.build(spec)`` on (B, n, d), autograd
+  on (no backward counted); "prefill": the same forward under ``torch.no_grad`` for a
+  causal spec, whose K and V rows (views of each block's qkv output) are the cache;
+  "decode": one ``decoding.Decoder.step`` after n cached tokens (``formulas.decode``).
+- Counts. "unfused": every aten operation eager PyTorch runs reads each tensor input and
+  writes each tensor output once, counted by its logical size (numel * bytes); views
+  (view, transpose, expand, slice, split, unbind, unfold, ..., and ``_unsafe_view``) move
+  nothing; ``new_zeros`` and the like write their output only; Python numbers move
+  nothing. "ideal": the lower bound with nothing in between: the weights read once, the
+  input read and the output written once, plus the state after n tokens written once
+  (prefill) or the cached state read once (decode).
+- Transformers are counted with attention="explicit" (the sdpa kernel is not counted).
+  LayerNorm writes its mean and rstd in the accumulation type (float32 for 16-bit
+  dtypes); sinusoidal positions are computed in float32 and then cast to dtype.
+- Not covered (ValueError naming the combination): a Transformer forward or prefill with a
+  window w < n (blocked local attention), for the "unfused" count.
+"""
+
+import torch
+
+from ..checks import require_choice, require_non_negative, require_positive
+from ..registry import require_spec
+from ..specs import CNN, LSTM, RNN, Transformer
+from .costs import forward_flops, itemsize, kv_cache_rows, params
+from .decode import decode_state_bytes, decode_step_flops, require_decoder
+
+PHASES = ("forward", "prefill", "decode")
+COUNTS = ("unfused", "ideal")
+
+
+def _recurrent(spec, n: int, B: int, s: int, decode: bool) -> int:
+    """Unfused bytes of an RNN or LSTM: addmm over all n, then one mm and a cell per step."""
+    d = spec.d_model
+    G = (1 if isinstance(spec, RNN) else 4) * d  # width of the gate pre-activations
+    cell = 5 * B * d if isinstance(spec, RNN) else 34 * B * d  # adds, gates, products
+    steps = 1 if decode else n
+    elements = (B * steps * d + G * d + G + B * steps * G)  # input addmm (W_x, b)
+    elements += steps * (B * d + G * d + B * G + cell)  # recurrent mm, then the cell
+    if not decode:
+        elements += B * d + 2 * B * n * d  # new_zeros h_0 (c_0 is the same tensor), stack
+    return spec.layers * elements * s
+
+
+def _conv(spec: CNN, n: int, B: int, s: int, decode: bool) -> int:
+    """Unfused bytes of a CNN: pad (or the buffer's cat), convolution, GELU (, clone)."""
+    d, k, total = spec.d_model, spec.kernel, 0
+    for r in spec.dilation_schedule:
+        span = (k - 1) * r
+        if decode:  # cat(buffer, x), conv over span + 1, gelu, clone of the last span
+            total += 2 * B * d * (span + 1) + B * d * (span + 1) + d * d * k + d + B * d
+            total += 2 * B * d + 2 * B * d * span
+        else:  # constant_pad_nd, convolution over n + span, gelu
+            total += B * d * (2 * n + span) + B * d * (n + span) + d * d * k + d + B * d * n
+            total += 2 * B * d * n
+    return total * s
+
+
+def _positions(P: int, B: int, rows: int, d: int, s: int) -> int:
+    """Bytes of building P sinusoidal positions (float32, cast to dtype) and adding them.
+
+    rows is what is added: B n d plus n d (forward) or B d plus d (the one row decoded).
+    """
+    half = d // 2
+    f32 = 4 * P + 8 * half + (8 + 4) * half + 2 * 4 * half  # arange, arange, mul, exp
+    f32 += 4 * (P + half + P * half) + 2 * 2 * 4 * P * half + 2 * 4 * P * d  # outer, sin, cos
+    cast = (4 * P * d + s * P * d) if s != 4 else 0  # NB: float32 to float32 moves nothing
+    return f32 + cast + rows * s
+
+
+def _transformer_step(spec: Transformer, n: int, B: int, s: int) -> int:
+    """Unfused bytes of one Decoder.step after n tokens: every layer, positions included."""
+    d, f, h, hkv = spec.d_model, spec.d_ff, spec.heads, spec.key_value_heads
+    e = hkv * spec.d_head
+    stat = 2 * B * max(s, 4)
+    r = kv_cache_rows(spec, n) + 1  # keys the query reads, its own included
+    el = 2 * (2 * B * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
+    el += B * d + d * (d + 2 * e) + (d + 2 * e) + B * (d + 2 * e)  # qkv addmm
+    el += 2 * 2 * B * r * e  # cat the new K and V rows to the cache
+    el += 2 * B * d if B > 1 and hkv > 1 else 0  # matmul copies q (a strided view) first
+    el += (B * d + B * r * e + B * h * r) + 3 * 2 * B * h * r  # Q K^T, / sqrt(d_k), + 0, softmax
+    el += B * h * r + B * r * e + B * d  # A V
+    el += 2 * B * d + d * d + d + 2 * 3 * B * d  # out addmm, two residual adds
+    el += B * d + d * f + f + B * f + 2 * B * f + B * f + f * d + d + B * d  # ffn
+    if spec.window is not None and r > spec.window:
+        el += 2 * 2 * B * spec.window * e  # keep the last w rows, cloned
+    total = spec.layers * (el * s + 2 * stat)
+    if spec.positional:
+        total += _positions(n + 1, B, 2 * B * d + d, d, s)
+    return total
+
+
+def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
+    """Unfused bytes of a Transformer forward over n positions, full attention (w >= n)."""
+    if spec.window is not None and spec.window < n:
+        raise ValueError(
+            f"window < n (blocked local attention) is not covered by the unfused count, got "
+            f"window={spec.window}, n={n}; use count='ideal' or n <= window"
+        )
+    d, f, h, hkv = spec.d_model, spec.d_ff, spec.heads, spec.key_value_heads
+    e, g, P, S = hkv * spec.d_head, spec.group_size, B * n, B * h * n * n  # S: score entries
+    stat = 2 * P * max(s, 4)
+    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
+    el += P * d + d * (d + 2 * e) + (d + 2 * e) + P * (d + 2 * e)  # qkv addmm
+    mask = 0
+    if spec.causal:  # full((n, n), -inf).triu(1), repeated g times for grouped heads
+        mask = n * n if g == 1 else g * n * n
+        el += 3 * n * n + (n * n + g * n * n if g > 1 else 0)
+    if g > 1:  # contiguous copies of q (grouped as g rows) and of k, v
+        el += 2 * P * d + 2 * 2 * P * e
+    elif B > 1 and h > 1:  # matmul's reshape cannot view the strided q, k, v: it copies
+        el += 3 * 2 * P * d
+    el += (P * d + P * e + S) + 2 * S + (2 * S + mask) + 2 * S  # Q K^T, /, + mask, softmax
+    el += S + P * e + P * d  # A V
+    el += 2 * P * d if n > 1 and h > 1 else 0  # heads back to (B, n, d): a copy
+    el += 2 * P * d + d * d + d + 2 * 3 * P * d  # out addmm, two residual adds
+    el += P * d + d * f + f + P * f + 2 * P * f + P * f + f * d + d + P * d  # ffn
+    total = spec.layers * (el * s + 2 * stat)
+    if spec.positional:
+        total += _positions(n, B, 2 * P * d + n * d, d, s)
+    return total
+
+
+def _unfused(spec, n: int, B: int, s: int, decode: bool) -> int:
+    if isinstance(spec, (RNN, LSTM)):
+        return _recurrent(spec, n, B, s, decode)
+    if isinstance(spec, CNN):
+        return _conv(spec, n, B, s, decode)
+    return (_transformer_step if decode else _transformer_forward)(spec, n, B, s)
+
+
+def _check(spec, n: int, batch: int, dtype, phase: str, count: str) -> int:
+    """Validate the workload; return itemsize(dtype)."""
+    require_spec(spec)
+    require_choice("phase", phase, PHASES)
+    require_choice("count", count, COUNTS)
+    require_positive(batch=batch)
+    if phase == "decode":
+        require_non_negative(n=n)
+    else:
+        require_positive(n=n)
+    if phase != "forward":
+        require_decoder(spec)
+    return itemsize(dtype)
+
+
+def bytes_moved(spec, n: int, batch: int = 1, dtype=torch.float32, phase: str = "forward",
+                count: str = "unfused") -> int:
+    """Bytes moved to and from memory by one phase of ``models.build(spec)``, every layer.
+
+    Derived in "Inference and memory traffic". unfused: sum over the aten ops eager PyTorch
+    runs of bytes(inputs) + bytes(outputs), views 0; ideal: bytes(weights) + B n d s (in)
+    + B n d s (out) [+ state after n tokens, prefill] or bytes(weights) + bytes(state after
+    n) + 2 B d s (decode). n: positions (forward, prefill) or cached tokens (decode).
+    """
+    s = _check(spec, n, batch, dtype, phase, count)
+    if count == "unfused":
+        return _unfused(spec, n, batch, s, phase == "decode")
+    weights, d = params(spec) * s, spec.d_model
+    if phase == "decode":
+        return weights + decode_state_bytes(spec, n, batch, dtype) + 2 * batch * d * s
+    state = decode_state_bytes(spec, n, batch, dtype) if phase == "prefill" else 0
+    return weights + 2 * batch * n * d * s + state
+
+
+def arithmetic_intensity(spec, n: int, batch: int = 1, dtype=torch.float32,
+                         phase: str = "forward", count: str = "unfused") -> float:
+    """FLOPs per byte moved, I = FLOPs / ``bytes_moved``, of one phase.
+
+    Derived in "Inference and memory traffic". FLOPs are ``costs.forward_flops(spec, n,
+    batch)`` (forward, prefill) or ``decode.decode_step_flops(spec, n, batch)`` (decode).
+    """
+    moved = bytes_moved(spec, n, batch, dtype, phase, count)
+    if phase == "decode":
+        return decode_step_flops(spec, n, batch) / moved
+    return forward_flops(spec, n, batch) / moved
