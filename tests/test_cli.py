@@ -59,7 +59,11 @@ def test_text_report_uses_human_units(capsys):
         lines["forward FLOPs"].strip()
         == f"{pc.forward_flops(pc.Transformer(512), 4096, 4) / 1e9:,.3f} GFLOP"
     )
-    assert lines["attention > FFN from n ="].strip() == "2,049"
+    assert lines["attention products (QK^T, AV) > FFN FLOPs from n ="].strip() == "2,049"
+    assert "attention > FFN from n =" not in result.stdout  # the crossover says which one it is
+    assert lines["decode FLOPs per token, after n = 4,096 cached"].strip() == (
+        f"{pc.decode_step_flops(pc.Transformer(512), 4096, 4) / 1e6:,.3f} MFLOP"
+    )
 
 
 def test_recurrent_and_convolutional_estimates(capsys):
@@ -78,9 +82,153 @@ def test_recurrent_and_convolutional_estimates(capsys):
         ("--arch cnn --n 16 --kernel 4 --bidirectional", "kernel must be odd"),
         ("--arch rnn", "the following arguments are required: --n"),
         ("--arch rnn --n 16 --dtype int8", "invalid choice: 'int8'"),
+        ("--arch transformer --heads 8 --kv-heads 3 --n 16", "kv_heads must divide heads"),
+        ("--arch transformer --kv-heads 0 --n 16", "kv_heads must be an integer >= 1"),
+        ("--arch rnn --n 16 --device tpu", "invalid choice: 'tpu'"),
+        ("--arch rnn --n 16 --device a10g", "states no peak FLOP/s"),
+        ("--arch rnn --n 16 --device t4 --dtype bf16", "dtype must be one of"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(arguments, message, capsys):
     result = run(arguments, capsys)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_kv_heads_shrink_the_decode_state_and_json_carries_it(capsys):
+    out = json.loads(run("--arch transformer --n 4096 --kv-heads 2 --json", capsys).stdout)
+    spec = pc.Transformer(512, 8, 2048, 6, kv_heads=2)
+    assert out["spec"] == repr(spec) and out["kv_heads"] == 2
+    assert out["kv_cache_bytes"] == out["decode_state_bytes"] == 2 * 6 * 4096 * 128 * 2
+    assert out["decode_state_bytes"] == pc.decode_state_bytes(spec, 4096, 1, torch.float16)
+    assert out["decode_step_flops"] == pc.decode_step_flops(spec, 4096, 1)
+    default = json.loads(run("--arch transformer --n 4096 --json", capsys).stdout)
+    assert default["kv_heads"] == 8 and default["kv_cache_bytes"] == 4 * out["kv_cache_bytes"]
+
+
+def test_decode_entries_apply_to_causal_specs_only(capsys):
+    lstm = json.loads(run("--arch lstm --d-model 64 --layers 2 --n 100 --json", capsys).stdout)
+    assert lstm["decode_state_bytes"] == pc.decode_state_bytes(pc.LSTM(64, 2), 100)
+    assert lstm["decode_step_flops"] == pc.decode_step_flops(pc.LSTM(64, 2), 100)
+    encoder = run("--arch transformer --n 64 --bidirectional", capsys).stdout
+    lines = dict(line.split("  ", 1) for line in encoder.splitlines())
+    assert lines["decode state, after n = 64 tokens"].strip() == "n/a"
+    assert lines["decode FLOPs per token, after n = 64 cached"].strip() == "n/a"
+    encoder = json.loads(run("--arch transformer --n 64 --bidirectional --json", capsys).stdout)
+    assert encoder["decode_state_bytes"] is encoder["decode_step_flops"] is None
+
+
+def test_d_ff_defaults_to_four_times_d_model(capsys):
+    out = json.loads(run("--arch transformer --d-model 96 --heads 4 --n 8 --json", capsys).stdout)
+    assert out["spec"] == repr(pc.Transformer(96, 4, 4 * 96, 6))
+    assert "d_ff=384" in run("--arch transformer --d-model 96 --heads 4 --n 8", capsys).stdout
+
+
+def test_unreachable_path_and_unbounded_field_are_named_apart(capsys):
+    cnn = run("--arch cnn --d-model 8 --dilations 1 2 4 8 --n 64", capsys).stdout
+    lines = dict(line.split("  ", 1) for line in cnn.splitlines())
+    assert lines["path length L, first to last"].strip() == "unreachable"
+    transformer = run("--arch transformer --d-model 64 --heads 4 --n 64", capsys).stdout
+    lines = dict(line.split("  ", 1) for line in transformer.splitlines())
+    assert lines["receptive field R"].strip() == "unbounded"
+    assert "unbounded" not in cnn and "unreachable" not in transformer
+
+
+def test_decode_traffic_in_both_counts(capsys):
+    out = json.loads(run("--arch transformer --n 4096 --kv-heads 2 --json", capsys).stdout)
+    spec, fp16 = pc.Transformer(512, 8, 2048, 6, kv_heads=2), torch.float16
+    moved = pc.formulas.traffic.bytes_moved
+    intensity = pc.formulas.traffic.arithmetic_intensity
+    for count in ("unfused", "ideal"):
+        assert out["decode_bytes"][count] == moved(spec, 4096, 1, fp16, "decode", count)
+        assert out["forward_bytes"][count] == moved(spec, 4096, 1, fp16, "forward", count)
+        assert out["decode_arithmetic_intensity"][count] == intensity(
+            spec, 4096, 1, fp16, "decode", count
+        )
+    text = run("--arch transformer --n 4096 --kv-heads 2", capsys).stdout
+    lines = dict(line.split("  ", 1) for line in text.splitlines())
+    ideal = out["decode_bytes"]["ideal"]
+    assert lines["decode bytes per token, ideal"].strip() == f"{ideal / 2**20:,.2f} MiB"
+    assert "FLOP/byte" in lines["decode arithmetic intensity, unfused"]
+    windowed = json.loads(run("--arch transformer --n 64 --window 8 --json", capsys).stdout)
+    assert windowed["forward_bytes"]["unfused"] is None  # a count the formula does not cover
+    assert windowed["forward_bytes"]["ideal"] > 0
+
+
+def test_device_prints_the_roofline_bounds(capsys):
+    arguments = "--arch transformer --n 4096 --kv-heads 2 --device h100-sxm"
+    result = run(arguments, capsys)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.strip().split("  ", 1) for line in result.stdout.splitlines())
+    assert lines["roofline on h100-sxm, fp16"].strip() == "T >= max(F / P, B / W)"
+    assert "memory-bound" in lines["one decode step, ideal bytes"]
+    assert "compute-bound" in lines["forward pass, ideal bytes"]
+    out = json.loads(run(arguments + " --json", capsys).stdout)
+    h100 = pc.devices.DEVICES["h100-sxm"]
+    peak, bandwidth = h100.peak_flops["fp16"], h100.bandwidth_bytes_per_s
+    line = out["roofline"]
+    assert (line["device"], line["dtype"]) == ("h100-sxm", "fp16")
+    for step, flops, moved in [
+        ("forward", out["forward_flops"], out["forward_bytes"]),
+        ("decode_step", out["decode_step_flops"], out["decode_bytes"]),
+    ]:
+        assert line[step]["compute_s"] == flops / peak
+        for count in ("unfused", "ideal"):
+            bound = line[step][count]
+            assert bound["memory_s"] == moved[count] / bandwidth
+            assert bound["time_s"] == max(flops / peak, moved[count] / bandwidth)
+            assert bound["bound"] == pc.devices.bound(flops, moved[count], h100)
+    encoder = json.loads(run("--arch transformer --n 64 --bidirectional --device t4 --json",
+                             capsys).stdout)  # fmt: skip
+    assert encoder["roofline"]["decode_step"] is None
+    assert encoder["decode_bytes"] is encoder["decode_arithmetic_intensity"] is None
+
+
+def test_device_choices_come_from_the_devices_table():
+    assert pc.cli.parser_choices("estimate", "--device") == [*pc.devices.DEVICES, "this"]
+
+
+def test_devices_command_lists_the_table(capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    head, *rows = out.split("\n\n")[0].splitlines()
+    assert head.split()[:3] == ["name", "memory", "GB"] and "fp32 TFLOP/s" in head
+    assert [row.split()[0] for row in rows] == list(pc.devices.DEVICES)
+    h100 = next(row.split() for row in rows if row.startswith("h100-sxm"))
+    assert h100[1:] == ["80.0", "3,350", "989.5", "989.5", "67.0"]
+    for profile in pc.devices.DEVICES.values():
+        assert profile.source in out
+
+
+HELP_DEFAULTS = {
+    "estimate": [
+        "(default: 512)", "(default: 8)", "(default: 4 x --d-model)", "(default: --heads",
+        "(default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)", "(default: fp16)",
+        "(default: explicit)", "(default: 3)", "(default: 1)", "(default: full attention)",
+        "(default: none)", "(default: all 1)", "(default: causal)",
+    ],
+    "bench": [
+        "(default: all)", "(default: 1)", "(default: forward)", "(default: 4.0)",
+        "(default: quick on CPU, full on GPU)",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(HELP_DEFAULTS))
+def test_help_shows_every_default(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([command, "--help"])
+    assert exit.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    for default in HELP_DEFAULTS[command]:
+        assert default in text, default
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_device_this_uses_the_measured_profile(monkeypatch, capsys):
+    measured = pc.devices.DeviceProfile("this", 2**30, 1e10, {"fp32": 1e11}, "measured here")
+    monkeypatch.setattr(pc.devices, "device_profile", lambda name: measured)
+    out = json.loads(run("--arch rnn --d-model 16 --n 8 --dtype fp32 --device this --json",
+                         capsys).stdout)  # fmt: skip
+    assert out["roofline"]["device"] == "this"
+    assert out["roofline"]["forward"]["compute_s"] == pc.forward_flops(pc.RNN(16), 8) / 1e11

@@ -26,6 +26,7 @@ from . import (
     models,
     plots,
     registry,
+    reports,
     runtime,
     specs,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "plots",
     "receptive_field",
     "registry",
+    "reports",
     "roofline_time",
     "routing_graph",
     "runtime",

@@ -1,0 +1,232 @@
+"""What the command line prints: both axes of one estimate, the roofline, the device table,
+and a benchmark's records, as exact numbers (``--json``) or aligned text in human units.
+
+Units: FLOPs in GFLOP (10^9; MFLOP for one decode step), bytes in MiB (2^20), times in ms
+or us.
+"""
+
+import math
+
+from . import bench, devices
+from .formulas import costs, decode, paths, traffic
+from .registry import DTYPES, dtype_name
+from .specs import Transformer
+
+
+def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
+    """Both axes for one spec and workload, as exact numbers (None where not applicable).
+
+    The decode entries are the step that makes position n, after n cached tokens
+    (``formulas.decode``); they are None for a spec that cannot decode (not causal). Bytes
+    moved and arithmetic intensity come in both counts of ``formulas.traffic``.
+    """
+    is_transformer = isinstance(spec, Transformer)
+    components = costs.forward_flops_by_component(spec, n, batch)
+    return {
+        "spec": repr(spec),
+        "n": n,
+        "batch": batch,
+        "dtype": dtype_name(dtype),
+        "path_length_first_to_last": paths.path_length(spec, n - 1),
+        "sequential_steps": paths.sequential_steps(spec, n),
+        "receptive_field": paths.receptive_field(spec),
+        "forward_flops": sum(components.values()),
+        "forward_flops_by_component": components,
+        "params": costs.params(spec),
+        "kv_heads": spec.key_value_heads if is_transformer else None,
+        "attention_weights_bytes_per_layer": (
+            costs.attention_weights_bytes(n, spec.heads, batch, dtype) if is_transformer else None
+        ),
+        "activation_bytes": costs.activation_bytes(spec, n, batch, dtype, attention),
+        "kv_cache_bytes": (
+            costs.kv_cache_bytes(spec, n, batch, dtype) if is_transformer and spec.causal else None
+        ),
+        "decode_state_bytes": (
+            decode.decode_state_bytes(spec, n, batch, dtype) if spec.causal else None
+        ),
+        "decode_step_flops": decode.decode_step_flops(spec, n, batch) if spec.causal else None,
+        "forward_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "forward"),
+        "decode_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "decode"),
+        "decode_arithmetic_intensity": _traffic(
+            traffic.arithmetic_intensity, spec, n, batch, dtype, "decode"
+        ),
+        "attention_ffn_crossover_n": costs.attention_ffn_crossover(spec)
+        if is_transformer
+        else None,
+    }
+
+
+def _traffic(formula, spec, n: int, batch: int, dtype, phase: str):
+    """formula (bytes_moved or arithmetic_intensity) by count; None where it does not apply.
+
+    A phase other than the forward pass needs a causal spec; a count the formula does not
+    cover (the unfused forward of a windowed Transformer with w < n) is None.
+    """
+    if phase != "forward" and not spec.causal:
+        return None
+    values = {}
+    for count in traffic.COUNTS:
+        try:
+            values[count] = formula(spec, n, batch, dtype, phase, count)
+        except ValueError:
+            if phase != "forward" or count != "unfused":
+                raise
+            values[count] = None
+    return values
+
+
+def roofline(result: dict, profile, dtype: str) -> dict:
+    """Roofline bounds in seconds on `profile`: the forward pass and one decode step.
+
+    For each, the compute term F / P and, for each count of bytes moved, the memory term
+    B / W, the bound T >= max(F / P, B / W) and which term binds (``devices``). None where
+    the estimate has no FLOPs or bytes.
+    """
+    steps = {
+        "forward": (result["forward_flops"], result["forward_bytes"]),
+        "decode_step": (result["decode_step_flops"], result["decode_bytes"]),
+    }
+    line = {"device": profile.name, "dtype": dtype}
+    for step, (flops, moved) in steps.items():
+        if flops is None:
+            line[step] = None
+            continue
+        line[step] = {"compute_s": devices.roofline_time(flops, 0, profile, dtype)}
+        for count, nbytes in moved.items():
+            line[step][count] = None if nbytes is None else {
+                "memory_s": devices.roofline_time(0, nbytes, profile, dtype),
+                "time_s": devices.roofline_time(flops, nbytes, profile, dtype),
+                "bound": devices.bound(flops, nbytes, profile, dtype),
+            }  # fmt: skip
+    return line
+
+
+def _bound(step, count: str) -> str:
+    if step is None or step[count] is None:
+        return "n/a"
+    terms = f"F / P {_time(step['compute_s'])}, B / W {_time(step[count]['memory_s'])}"
+    return f"{_time(step[count]['time_s'])}, {step[count]['bound']}-bound ({terms})"
+
+
+def _mib(value) -> str:
+    return "n/a" if value is None else f"{value / 2**20:,.2f} MiB"
+
+
+def _gflop(value) -> str:
+    return "n/a" if value is None else f"{value / 1e9:,.3f} GFLOP"
+
+
+def _mflop(value) -> str:
+    return "n/a" if value is None else f"{value / 1e6:,.3f} MFLOP"
+
+
+def _time(seconds) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{seconds * 1e3:,.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:,.3f} us"
+
+
+def _count(value, infinite: str = "unbounded") -> str:
+    return "n/a" if value is None else (infinite if value == math.inf else f"{value:,}")
+
+
+def report(result: dict) -> str:
+    """The estimate as an aligned text table in human units."""
+    n = result["n"]
+    rows = [
+        ("spec", result["spec"]),
+        ("workload", f"n = {n:,}, batch = {result['batch']}, {result['dtype']}"),
+        (
+            "path length L, first to last",
+            _count(result["path_length_first_to_last"], "unreachable"),
+        ),
+        ("sequential steps S", _count(result["sequential_steps"])),
+        ("receptive field R", _count(result["receptive_field"])),
+        ("forward FLOPs", _gflop(result["forward_flops"])),
+    ]
+    for name, value in result["forward_flops_by_component"].items():
+        rows.append((f"  {name}", _gflop(value)))
+    rows += [
+        ("parameters", f"{result['params']:,}"),
+        ("attention weights, one layer", _mib(result["attention_weights_bytes_per_layer"])),
+        ("activations saved for backward", _mib(result["activation_bytes"])),
+        ("KV cache", _mib(result["kv_cache_bytes"])),
+        (f"decode state, after n = {n:,} tokens", _mib(result["decode_state_bytes"])),
+        (f"decode FLOPs per token, after n = {n:,} cached", _mflop(result["decode_step_flops"])),
+    ]
+    for count in traffic.COUNTS:
+        moved = result["decode_bytes"]
+        rows.append((f"decode bytes per token, {count}", _mib(moved and moved[count])))
+    for count in traffic.COUNTS:
+        intensity = result["decode_arithmetic_intensity"]
+        rows.append((
+            f"decode arithmetic intensity, {count}",
+            "n/a" if intensity is None else f"{intensity[count]:,.2f} FLOP/byte",
+        ))  # fmt: skip
+    crossover = _count(result["attention_ffn_crossover_n"], "never")
+    rows.append(("attention products (QK^T, AV) > FFN FLOPs from n =", crossover))
+    if "roofline" in result:
+        line = result["roofline"]
+        rows.append((f"roofline on {line['device']}, {line['dtype']}", "T >= max(F / P, B / W)"))
+        for step, name in (("forward", "forward pass"), ("decode_step", "one decode step")):
+            for count in traffic.COUNTS:
+                rows.append((f"  {name}, {count} bytes", _bound(line[step], count)))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def devices_report() -> str:
+    """The devices table: memory, bandwidth and dense peaks by dtype, then each row's source."""
+    table = devices.DEVICES.values()
+    peaks = [dtype for dtype in DTYPES if any(dtype in row.peak_flops for row in table)]
+    head = f"{'name':<10} {'memory GB':>9} {'GB/s':>6} " + " ".join(
+        f"{dtype + ' TFLOP/s':>12}" for dtype in peaks
+    )
+    lines = [head]
+    for name, profile in devices.DEVICES.items():
+        flops = profile.peak_flops
+        lines.append(
+            f"{name:<10} {profile.memory_bytes / 1e9:>9.1f} "
+            f"{profile.bandwidth_bytes_per_s / 1e9:>6,.0f} "
+            + " ".join(
+                f"{flops[d] / 1e12:>12,.1f}" if d in flops else f"{'n/a':>12}" for d in peaks
+            )
+        )
+    lines += ["", "dense peaks (sparsity peaks halved); sources:"]
+    lines += [f"  {name}: {profile.source}" for name, profile in devices.DEVICES.items()]
+    return "\n".join(lines)
+
+
+def finite(value):
+    """JSON has no infinity: an unbounded quantity is written as the string "inf"."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    return "inf" if value == math.inf else value
+
+
+def bench_report(records) -> str:
+    """Every record, the fitted exponents, and explicit against fused attention per n."""
+    lines = [f"{'model':<22} {'mode':<17} {'n':>6} {'status':<8} {'median ms':>10} "
+             f"{'peak MiB':>9} {'GFLOP/s':>8}"]  # fmt: skip
+    for r in records:
+        timed = r.status == "ok"
+        lines.append(
+            f"{r.label:<22} {r.mode:<17} {r.n:>6} {r.status:<8} "
+            f"{r.median_s * 1e3 if timed else float('nan'):>10.3f} "
+            f"{r.peak_bytes / 2**20 if timed else float('nan'):>9.2f} "
+            f"{r.flop_per_s / 1e9 if timed else float('nan'):>8.2f}"
+        )
+    lines += ["", "fitted time exponents (n >= 512 where three points reach it; 95% interval)"]
+    for (name, mode), (slope, (low, high)) in bench.exponents(records).items():
+        lines.append(f"  {name:<22} {mode:<17} {slope:5.2f}  [{low:.2f}, {high:.2f}]")
+    explicit = {r.n: r for r in records if r.label == "attention (explicit)" and r.status == "ok"}
+    lines += ["", "explicit softmax(QK^T)V against fused kernels: explicit / fused"]
+    for r in records:
+        if r.label.startswith("attention (") and r.label != "attention (explicit)":
+            base = explicit.get(r.n)
+            if base and r.status == "ok":
+                lines.append(
+                    f"  n = {r.n:>6}  {r.label:<24} time x{base.median_s / r.median_s:6.2f}  "
+                    f"peak memory x{base.peak_bytes / max(r.peak_bytes, 1):7.2f}"
+                )
+    return "\n".join(lines)
