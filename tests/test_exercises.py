@@ -31,6 +31,11 @@ def right_max_n(budget_bytes, heads, batch, bytes_per_element, overhead):
     return math.isqrt(int(budget_bytes / (heads * batch * bytes_per_element * overhead)))
 
 
+def right_kv(n, batch, d_model, heads, kv_heads, layers, window, bytes_per_element):
+    rows = n if window is None else min(n, window)
+    return 2 * layers * batch * rows * kv_heads * (d_model // heads) * bytes_per_element
+
+
 def right_slope(ns, ys):
     x, y = [math.log(n) for n in ns], [math.log(v) for v in ys]
     mx, my = sum(x) / len(x), sum(y) / len(y)
@@ -87,6 +92,14 @@ def right_slope(ns, ys):
             lambda distance, window: max(1, -(-distance // window)),
             lambda distance, window: distance // window,
             "distance=0",
+        ),
+        (
+            pc.exercises.check_kv_cache_bytes,
+            right_kv,
+            lambda n, batch, d_model, heads, kv_heads, layers, window, bytes_per_element: (
+                2 * layers * batch * n * kv_heads * (d_model // heads) * bytes_per_element
+            ),  # ignores the window
+            "window=32",
         ),
         (
             pc.exercises.check_can_reach,

@@ -9,7 +9,7 @@ import math
 
 from .bench.fits import fit_exponent
 from .checks import is_real, require_callable
-from .formulas import costs, paths
+from .formulas import costs, decode, paths
 from .registry import ARCHITECTURES, DTYPES
 from .specs import CNN, LSTM, RNN, Transformer
 
@@ -177,3 +177,27 @@ def check_window_layers(fn) -> bool:
         for d, w in [(0, 4), (1, 4), (4, 4), (5, 4), (2048, 256), (2047, 256), (2049, 256), (7, 1)]
     ]
     return check(fn, cases, _window_layers)
+
+
+def _kv_bytes(n: int, batch: int, d_model: int, heads: int, kv_heads: int, layers: int,
+              window, bytes_per_element: int) -> int:  # fmt: skip
+    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
+    spec = Transformer(d_model, heads, 4 * d_model, layers, window=window, kv_heads=kv_heads)
+    return decode.decode_state_bytes(spec, n, batch, dtype)
+
+
+def check_kv_cache_bytes(fn) -> bool:
+    """Exercise of "Inference and memory traffic": fn(n, batch, d_model, heads, kv_heads,
+    layers, window, bytes_per_element) -> bytes of the KV cache after n tokens (window None
+    for full attention)."""
+    cases = [
+        dict(n=n, batch=b, d_model=d, heads=h, kv_heads=g, layers=layers, window=w,
+             bytes_per_element=e)
+        for n, b, d, h, g, layers, w, e in [
+            (0, 1, 8, 2, 2, 1, None, 4), (1, 1, 8, 2, 2, 1, None, 4),
+            (4096, 1, 512, 8, 8, 6, None, 2), (4096, 8, 512, 8, 8, 6, None, 2),
+            (100, 2, 64, 8, 8, 2, 32, 4), (16, 2, 64, 8, 8, 2, 32, 4),
+            (4096, 1, 512, 8, 2, 6, None, 2), (4096, 1, 512, 8, 1, 6, 256, 2),
+        ]
+    ]  # fmt: skip
+    return check(fn, cases, _kv_bytes)
