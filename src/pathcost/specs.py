@@ -125,12 +125,12 @@ class Transformer:
 
     @property
     def key_value_heads(self) -> int:
-        """Heads of K and V: kv_heads, or heads when kv_heads is None."""
+        """The number of K and V heads, kv_heads, or heads when kv_heads is None."""
         return self.heads if self.kv_heads is None else self.kv_heads
 
     @property
     def group_size(self) -> int:
-        """Query heads that share one K, V head: g = heads / kv_heads (1 for multi-head)."""
+        """How many query heads share one K and V head, g = heads / kv_heads (1 for multi-head)."""
         return self.heads // self.key_value_heads
 
 

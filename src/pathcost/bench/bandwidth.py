@@ -49,7 +49,7 @@ class Bandwidth:
 
     @property
     def bytes_per_s(self) -> float:
-        """Median bandwidth in bytes per second: moved / median time."""
+        """The median bandwidth in bytes per second, moved / median time."""
         return self.moved / self.timing.median
 
     @property
@@ -64,7 +64,7 @@ class Bandwidth:
 
     @property
     def iqr_gb_per_s(self) -> float:
-        """The spread in GB/s: gb_per_s * spread (first order in the spread)."""
+        """The spread in GB/s, gb_per_s * spread (first order in the spread)."""
         return self.gb_per_s * self.spread
 
 

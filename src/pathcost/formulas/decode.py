@@ -12,7 +12,7 @@ Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes
 - Full attention: query n reads keys 0 ... n, so the cache keeps all n rows of K and V
   per layer (and the step reads n + 1 keys, its own included).
 - A window w keeps the convention of ``costs.window_blocks`` and ``models.window_mask``:
-  query t reads key s iff |t - s| <= w and s <= t, that is s = t - w ... t. Query n reads
+  query t reads key s iff ``|t - s| <= w`` and s <= t, that is s = t - w ... t. Query n reads
   cached keys n - w ... n - 1 and its own, so the cache keeps the last m = min(n, w) rows
   (a step reads m + 1 keys) and drops a row as soon as no later query can read it.
 - K and V have h_kv = kv_heads heads of d_k each (e = h_kv d_k wide; e = d without
