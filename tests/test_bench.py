@@ -8,14 +8,37 @@ import torch
 import pathcost as pc
 
 
-@pytest.mark.filterwarnings("ignore:noisy timing")  # a microsecond workload is noisy
-def test_time_synchronises_the_device_before_every_clock_reading(monkeypatch):
-    calls = []
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda dev=None: calls.append(dev))
-    timing = pc.bench.time(lambda: sum(range(100)), torch.device("cuda"), min_run_time=0.01)
-    # one after the warm-up, then one before each of the two clock readings of every block
-    assert len(calls) >= 1 + 2 * len(timing.samples)
-    assert timing.median > 0 and timing.iqr >= 0 and len(timing.samples) >= 1
+class _FakeEvent:
+    """Stands in for torch.cuda.Event here (no GPU): the GPU clock advances 20 ms per event."""
+
+    made = []
+
+    def __init__(self, enable_timing=False):
+        assert enable_timing, "a timing event must be asked for with enable_timing=True"
+        self.at, self.waited = None, False
+        _FakeEvent.made.append(self)
+
+    def record(self, stream=None):
+        self.at = 20.0 * len([e for e in _FakeEvent.made if e.at is not None])
+
+    def synchronize(self):
+        self.waited = True
+
+    def elapsed_time(self, end):
+        assert end.waited, "an event must be waited for before it is read"
+        return end.at - self.at
+
+
+@pytest.mark.filterwarnings("ignore:noisy timing")
+def test_time_on_cuda_reads_cuda_events_and_waits_for_each(monkeypatch):
+    _FakeEvent.made = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda dev=None: None)
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    timing = pc.bench.time(lambda: None, torch.device("cuda"), min_run_time=0.01)
+    readings = _FakeEvent.made[1:]  # the first is the origin every reading is measured from
+    assert readings and all(event.waited for event in readings)
+    # every call spans one event to the next, 20 ms on the GPU: over min_run_time, one sample
+    assert timing.samples == (pytest.approx(0.02),)
 
 
 @pytest.mark.filterwarnings("ignore:noisy timing")

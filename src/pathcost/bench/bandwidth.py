@@ -6,10 +6,9 @@ memory feeds it, not at the matmul peak. These two kernels measure that speed as
 sees it: ``a.copy_(b)`` and the triad ``a = b + s * c`` of McCalpin's STREAM benchmark,
 each on tensors far larger than the last-level cache, timed with ``bench.timing.time``.
 
-NB: on CUDA the clock is ``time``'s synchronised wall clock (``torch.cuda.synchronize``
-before every reading), not CUDA events, so one kernel launch's overhead is inside every
-sample; at the default 1 GiB per tensor a copy takes ~0.45 ms even at 4.8 TB/s, a hundred
-times the few microseconds of a launch. Bytes are counted as STREAM counts them: what the
+On CUDA ``time`` reads CUDA events, so the GPU times its own kernels; at the default 1 GiB
+per tensor a copy takes ~0.45 ms even at 4.8 TB/s, a hundred times the few microseconds of
+a launch. Bytes are counted as STREAM counts them: what the
 kernel must read plus what it writes. A CPU cache that reads a line before writing it
 (write-allocate) moves more than that, so the figure is the bandwidth a program gets.
 """

@@ -40,13 +40,13 @@ def time(fn, dev=None, min_run_time: float = 0.2, threads: int | None = None, wa
     """Time fn() with ``torch.utils.benchmark``: warm-up runs, then ``blocked_autorange``.
 
     The clock is read only after the device has finished (CUDA and MPS queue work
-    asynchronously). CPU work may use `threads` threads, by default every thread torch has.
-    A slow fn runs twice, not four times: the warm-up stops after a call of min_run_time or
-    longer (on a CPU the second call of the book's slow modules was as fast as the fifth,
-    within noise), and the call timed next, with garbage collection off as timeit has it, is
-    then the single sample, as ``blocked_autorange`` would make it, without the extra call
-    it spends sizing its blocks. Returns a Timing; warns when the IQR is over HIGH_SPREAD of
-    the median.
+    asynchronously); on CUDA it is the GPU's own, from CUDA events. CPU work may use
+    `threads` threads, by default every thread torch has. A slow fn runs twice, not four
+    times: the warm-up stops after a call of min_run_time or longer (on a CPU the second
+    call of the book's slow modules was as fast as the fifth, within noise), and the call
+    timed next, with garbage collection off as timeit has it, is then the single sample, as
+    ``blocked_autorange`` would make it, without the extra call it spends sizing its blocks.
+    Returns a Timing; warns when the IQR is over HIGH_SPREAD of the median.
     """
     require_callable(fn=fn)
     require_real("min_run_time", min_run_time, low=0, low_open=True)
@@ -57,6 +57,8 @@ def time(fn, dev=None, min_run_time: float = 0.2, threads: int | None = None, wa
         synchronize(dev)
         return timeit.default_timer()
 
+    if dev.type == "cuda":
+        clock = _event_clock()
     if dev.type == "cpu":  # eager: nothing to wait for. NB: the bare clock costs about 0.2 us
         clock = timeit.default_timer  # against 2 us, so blocked_autorange's blocks are 10x shorter
     for _ in range(warmup):  # first calls pay for allocation, kernel choice and caches
@@ -88,6 +90,25 @@ def time(fn, dev=None, min_run_time: float = 0.2, threads: int | None = None, wa
             stacklevel=2,
         )
     return result
+
+
+def _event_clock():
+    """A clock on the GPU's own timeline, in seconds: CUDA events on the current stream.
+
+    Each reading records an event and waits for it, so all work queued before the reading is
+    done, and returns the time the GPU measured between a first event and this one. The
+    host's own delays between launches are not what is timed; the device's are.
+    """
+    origin = torch.cuda.Event(enable_timing=True)
+    origin.record()
+
+    def clock() -> float:
+        now = torch.cuda.Event(enable_timing=True)
+        now.record()
+        now.synchronize()
+        return origin.elapsed_time(now) / 1e3  # elapsed_time is in milliseconds
+
+    return clock
 
 
 def matmul_peak(dtype=torch.float32, dev=None, n: int | None = None) -> float:
