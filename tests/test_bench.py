@@ -127,6 +127,7 @@ def test_records_round_trip_through_csv_and_json(tmp_path):
         assert pc.bench.load(tmp_path / name) == records
 
 
+@pytest.mark.filterwarnings("ignore:noisy timing")  # a 12-step module takes microseconds
 def test_recurrent_latency_counts_the_steps_the_real_forward_runs(monkeypatch):
     spec = pc.LSTM(8, layers=2)
     latency = pc.bench.recurrent_latency(spec, 12, min_run_time=0.01)
