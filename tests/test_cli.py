@@ -151,8 +151,16 @@ def test_decode_traffic_in_both_counts(capsys):
     assert lines["decode bytes per token, ideal"].strip() == f"{ideal / 2**20:,.2f} MiB"
     assert "FLOP/byte" in lines["decode arithmetic intensity, unfused"]
     windowed = json.loads(run("--arch transformer --n 64 --window 8 --json", capsys).stdout)
-    assert windowed["forward_bytes"]["unfused"] is None  # a count the formula does not cover
-    assert windowed["forward_bytes"]["ideal"] > 0
+    local = pc.Transformer(512, 8, 2048, 6, window=8)
+    assert windowed["forward_bytes"]["unfused"] == moved(local, 64, 1, fp16, "forward")
+    fused = json.loads(run("--arch transformer --n 64 --attention sdpa --json", capsys).stdout)
+    assert fused["forward_bytes"]["unfused"] is fused["decode_bytes"]["unfused"] is None
+    assert fused["decode_bytes"]["ideal"] == moved(
+        pc.Transformer(512, 8, 2048, 6), 64, 1, fp16, "decode", "ideal"
+    )
+    text = run("--arch transformer --n 64 --attention sdpa", capsys).stdout
+    lines = dict(line.split("  ", 1) for line in text.splitlines())
+    assert lines["decode arithmetic intensity, unfused"].strip() == "n/a"
 
 
 def test_device_prints_the_roofline_bounds(capsys):

@@ -26,6 +26,10 @@ SPECS = [
     pc.Transformer(8, heads=1, d_ff=16, layers=1),
     pc.Transformer(8, heads=2, d_ff=16, layers=1, window=16),  # w >= n: full attention
     pc.Transformer(8, heads=4, d_ff=16, layers=1, window=2, kv_heads=2, positional=True),
+    pc.Transformer(8, heads=2, d_ff=16, layers=2, window=3),  # blocked local for n > 3
+    pc.Transformer(8, heads=1, d_ff=16, layers=1, window=4),
+    pc.Transformer(8, heads=4, d_ff=16, layers=1, window=3, kv_heads=1),
+    pc.Transformer(8, heads=2, d_ff=16, layers=1, window=2, causal=False),
 ]
 WORKLOADS = [(1, 1, F32), (5, 2, F32), (16, 3, BF16)]
 
@@ -34,9 +38,6 @@ def _grid():
     for spec in SPECS:
         for n, batch, dtype in WORKLOADS:
             for phase in pc.formulas.traffic.PHASES:
-                windowed = getattr(spec, "window", None) is not None and spec.window < n
-                if phase != "decode" and windowed:
-                    continue  # blocked local attention: refused, see the refusal test
                 if phase != "forward" and not spec.causal:
                     continue
                 yield pytest.param(spec, n, batch, dtype, phase, id=f"{spec}-{n}-{batch}-{phase}")
@@ -123,10 +124,27 @@ def test_views_move_no_bytes_and_an_add_moves_three_tensors():
         ({"dtype": torch.int32}, "dtype"),
         ({"spec": pc.CNN(4, kernel=3, causal=False), "phase": "prefill"}, "spec"),
         ({"spec": pc.Transformer(8, 2, 16, 1, causal=False), "phase": "decode"}, "spec"),
-        ({"spec": pc.Transformer(8, 2, 16, 1, window=2), "n": 5}, "window"),
     ],
 )
 def test_bad_input_is_refused_by_name(kwargs, name):
     arguments = {"spec": SPECS[0], "n": 4, **kwargs}
     with pytest.raises(ValueError, match=name):
         pc.bytes_moved(**arguments)
+
+
+LOCAL = [
+    pytest.param(pc.Transformer(8, heads, 16, 1, window=w, causal=causal, kv_heads=kv), n, B,
+                 id=f"h{heads}-kv{kv}-w{w}-n{n}-B{B}-{'causal' if causal else 'both-sides'}")
+    for heads, kv in ((1, 1), (2, 2), (4, 2), (4, 1))
+    for w in (2, 3)
+    for n in (5, 6, 9)
+    for B in (1, 2)
+    for causal in (True, False)
+]
+
+
+@pytest.mark.parametrize("spec,n,batch", LOCAL)
+def test_blocked_local_attention_bytes_equal_the_counter(spec, n, batch):
+    """Windows that divide n and windows that do not, one head or several, grouped or not."""
+    module, x, _ = _run(spec, n, batch, F32, "forward")
+    assert pc.bytes_moved(spec, n, batch, F32, "forward", "unfused") == forward_traffic(module, x)

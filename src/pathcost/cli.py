@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument("--dtype", choices=sorted(DTYPES), default="fp16", help="element type")
     estimate.add_argument(
         "--attention", choices=ATTENTION_KERNELS, default="explicit",
-        help="attention kernel the saved activations assume",
+        help="attention kernel the saved activations assume; the unfused byte count is that of "
+        "explicit attention, so it is n/a under sdpa",
     )  # fmt: skip
     estimate.add_argument(
         "--device", choices=[*devices.DEVICES, devices.THIS],

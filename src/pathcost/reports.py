@@ -45,10 +45,10 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
             decode.decode_state_bytes(spec, n, batch, dtype) if spec.causal else None
         ),
         "decode_step_flops": decode.decode_step_flops(spec, n, batch) if spec.causal else None,
-        "forward_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "forward"),
-        "decode_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "decode"),
+        "forward_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "forward", attention),
+        "decode_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "decode", attention),
         "decode_arithmetic_intensity": _traffic(
-            traffic.arithmetic_intensity, spec, n, batch, dtype, "decode"
+            traffic.arithmetic_intensity, spec, n, batch, dtype, "decode", attention
         ),
         "attention_ffn_crossover_n": costs.attention_ffn_crossover(spec)
         if is_transformer
@@ -56,23 +56,21 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
     }
 
 
-def _traffic(formula, spec, n: int, batch: int, dtype, phase: str):
+def _traffic(formula, spec, n: int, batch: int, dtype, phase: str, attention: str):
     """formula (bytes_moved or arithmetic_intensity) by count; None where it does not apply.
 
-    A phase other than the forward pass needs a causal spec; a count the formula does not
-    cover (the unfused forward of a windowed Transformer with w < n) is None.
+    A phase other than the forward pass needs a causal spec. The unfused count is that of
+    eager PyTorch with explicit attention: under a fused kernel it is None for a Transformer
+    (the ideal count does not depend on the kernel).
     """
     if phase != "forward" and not spec.causal:
         return None
-    values = {}
-    for count in traffic.COUNTS:
-        try:
-            values[count] = formula(spec, n, batch, dtype, phase, count)
-        except ValueError:
-            if phase != "forward" or count != "unfused":
-                raise
-            values[count] = None
-    return values
+    fused = attention != "explicit" and isinstance(spec, Transformer)
+    skip = {"unfused"} if fused else set()
+    return {
+        count: None if count in skip else formula(spec, n, batch, dtype, phase, count)
+        for count in traffic.COUNTS
+    }
 
 
 def roofline(result: dict, profile, dtype: str) -> dict:
@@ -161,7 +159,8 @@ def report(result: dict) -> str:
         intensity = result["decode_arithmetic_intensity"]
         rows.append((
             f"decode arithmetic intensity, {count}",
-            "n/a" if intensity is None else f"{intensity[count]:,.2f} FLOP/byte",
+            "n/a" if intensity is None or intensity[count] is None
+            else f"{intensity[count]:,.2f} FLOP/byte",
         ))  # fmt: skip
     crossover = _count(result["attention_ffn_crossover_n"], "never")
     rows.append(("attention products (QK^T, AV) > FFN FLOPs from n =", crossover))

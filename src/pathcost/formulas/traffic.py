@@ -16,8 +16,8 @@ Conventions (stated once, used by every function here, and by ``measure.traffic`
 - Transformers are counted with attention="explicit" (the sdpa kernel is not counted).
   LayerNorm writes its mean and rstd in the accumulation type (float32 for 16-bit
   dtypes); sinusoidal positions are computed in float32 and then cast to dtype.
-- Not covered (ValueError naming the combination): a Transformer forward or prefill with a
-  window w < n (blocked local attention), for the "unfused" count.
+- A window w < n runs blocked local attention (``costs.window_blocks``); its mask is built
+  from int64 positions and bool tests, each counted by its own itemsize.
 """
 
 import torch
@@ -25,7 +25,7 @@ import torch
 from ..checks import require_choice, require_non_negative, require_positive
 from ..registry import require_spec
 from ..specs import CNN, LSTM, RNN, Transformer
-from .costs import forward_flops, itemsize, kv_cache_rows, params
+from .costs import forward_flops, itemsize, kv_cache_rows, params, window_blocks
 from .decode import decode_state_bytes, decode_step_flops, require_decoder
 
 PHASES = ("forward", "prefill", "decode")
@@ -93,19 +93,59 @@ def _transformer_step(spec: Transformer, n: int, B: int, s: int) -> int:
     return total
 
 
-def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
-    """Unfused bytes of a Transformer forward over n positions, full attention (w >= n)."""
-    if spec.window is not None and spec.window < n:
-        raise ValueError(
-            f"window < n (blocked local attention) is not covered by the unfused count, got "
-            f"window={spec.window}, n={n}; use count='ideal' or n <= window"
-        )
-    d, f, h, hkv = spec.d_model, spec.d_ff, spec.heads, spec.key_value_heads
+def _window_mask(n: int, w: int, causal: bool, s: int) -> int:
+    """Bytes of building ``models.window_mask``: int64 positions, bool tests, an s-byte fill.
+
+    nb blocks of w queries each score K keys; the mask is M = nb w K entries.
+    """
+    nb, K = window_blocks(n, w, causal)
+    M = nb * w * K
+    total = 8 * (nb * w + nb + K) + 2 * 16 * nb  # three aranges, the block starts' mul and sub
+    total += 8 * (nb + K + nb * K) + 2 * (8 + 1) * nb * K + 3 * nb * K  # keys, >= 0, < n, &
+    total += 8 * (nb * w + nb * K + M) + 16 * M + (8 + 1) * M + nb * K + 2 * M  # |q - k| <= w
+    if causal:  # & (key <= query), in place
+        total += 8 * (nb * K + nb * w) + M + 3 * M
+    return total + s * M + 2 * M + (2 * s + 1) * M  # zeros, ~seen, masked_fill
+
+
+def _local_attention(spec: Transformer, n: int, B: int, s: int) -> int:
+    """Unfused bytes of one layer's blocked local attention (w < n), mask included.
+
+    Queries are padded to nb w rows, K and V to their blocks and unfolded (a view); S =
+    B h nb w K score entries. matmul copies the unfolded K and V (overlapping windows have
+    no batched view) unless B h = 1, and q too when w divides n (nothing padded, q keeps
+    its head-interleaved layout); grouped heads copy q, K and V themselves. With one
+    head the output slice is not contiguous for B > 1, so the out Linear copies it.
+    """
+    d, h, hkv, w = spec.d_model, spec.heads, spec.key_value_heads, spec.window
+    e, g, P = hkv * spec.d_head, spec.group_size, B * n
+    nb, K = window_blocks(n, w, spec.causal)
+    M, S, Q = nb * w * K, B * h * nb * w * K, B * nb * w * d  # Q: the padded queries
+    padded = nb * w + (w if spec.causal else 2 * w)  # K, V rows after padding
+    el = P * d + Q + 2 * (P * e + B * padded * e)  # pad q, k, v
+    mask = M
+    if g > 1:  # contiguous q (g rows per K, V head), K and V; the mask repeated g times
+        el += 2 * Q + 2 * 2 * B * nb * K * e + (M + g * M)
+        mask = g * M
+    else:
+        el += 2 * 2 * B * nb * K * e if B * h > 1 else 0  # matmul copies the unfolded K, V
+        # with no padding to add, pad keeps q's (B, n, h, d_k) layout, which matmul copies
+        el += 2 * Q if h > 1 and nb * w == n else 0
+    el += (Q + B * nb * K * e + S) + 2 * S + (2 * S + mask) + 2 * S  # Q K^T, /, + mask, softmax
+    el += S + B * nb * K * e + Q  # A V
+    el += 2 * Q if g > 1 else 0  # the g query rows back to their heads: a copy
+    if h > 1:  # heads back to (B, n, d): a copy
+        el += 2 * P * d
+    elif B > 1 and nb * w > n:  # one head, padding sliced off: the out Linear copies its
+        el += 2 * P * d + 2 * P * d  # input, then runs mm and a bias add instead of addmm
+    return el * s + _window_mask(n, w, spec.causal, s)
+
+
+def _full_attention(spec: Transformer, n: int, B: int, s: int) -> int:
+    """Unfused bytes of one layer's full attention over n positions (qkv and out excluded)."""
+    d, h, hkv = spec.d_model, spec.heads, spec.key_value_heads
     e, g, P, S = hkv * spec.d_head, spec.group_size, B * n, B * h * n * n  # S: score entries
-    stat = 2 * P * max(s, 4)
-    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
-    el += P * d + d * (d + 2 * e) + (d + 2 * e) + P * (d + 2 * e)  # qkv addmm
-    mask = 0
+    el, mask = 0, 0
     if spec.causal:  # full((n, n), -inf).triu(1), repeated g times for grouped heads
         mask = n * n if g == 1 else g * n * n
         el += 3 * n * n + (n * n + g * n * n if g > 1 else 0)
@@ -116,9 +156,20 @@ def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
     el += (P * d + P * e + S) + 2 * S + (2 * S + mask) + 2 * S  # Q K^T, /, + mask, softmax
     el += S + P * e + P * d  # A V
     el += 2 * P * d if n > 1 and h > 1 else 0  # heads back to (B, n, d): a copy
+    return el * s
+
+
+def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
+    """Unfused bytes of a Transformer forward over n positions, full or blocked local."""
+    d, f, e, P = spec.d_model, spec.d_ff, spec.key_value_heads * spec.d_head, B * n
+    stat = 2 * P * max(s, 4)
+    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
+    el += P * d + d * (d + 2 * e) + (d + 2 * e) + P * (d + 2 * e)  # qkv addmm
     el += 2 * P * d + d * d + d + 2 * 3 * P * d  # out addmm, two residual adds
     el += P * d + d * f + f + P * f + 2 * P * f + P * f + f * d + d + P * d  # ffn
-    total = spec.layers * (el * s + 2 * stat)
+    local = spec.window is not None and spec.window < n
+    attention = (_local_attention if local else _full_attention)(spec, n, B, s)
+    total = spec.layers * (el * s + 2 * stat + attention)
     if spec.positional:
         total += _positions(n, B, 2 * P * d + n * d, d, s)
     return total
