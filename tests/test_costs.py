@@ -158,7 +158,7 @@ def test_the_article_numbers_recomputed():
     mib = 2**20
     assert pc.attention_weights_bytes(2048, heads=8, batch=4) == 256 * mib  # the article: 512
     assert pc.attention_weights_bytes(2048, heads=1) == 8 * mib
-    assert pc.max_seq_len(8 * 2**30, heads=8, batch=2) == 16384
+    assert pc.costs.weights_max_seq_len(8 * 2**30, heads=8, batch=2) == 16384
     assert pc.attention_ffn_crossover(pc.Transformer(512, 8, 2048, 6)) == 2049  # not 4096
     kv = pc.kv_cache_bytes(pc.Transformer(512, 8, 2048, 6), 4096, batch=1)
     assert kv == 2 * 6 * 4096 * 512 * 2  # 48 MiB with K and V in 6 layers; one tensor is 4 MiB
@@ -235,9 +235,9 @@ def test_max_seq_len_inverts_attention_weights_bytes(budget, heads, batch, dtype
 
     if not fits(1):
         with pytest.raises(ValueError, match="budget_bytes"):
-            pc.max_seq_len(budget, heads, batch, dtype, overhead)
+            pc.costs.weights_max_seq_len(budget, heads, batch, dtype, overhead)
         return
-    n = pc.max_seq_len(budget, heads, batch, dtype, overhead)
+    n = pc.costs.weights_max_seq_len(budget, heads, batch, dtype, overhead)
     assert fits(n) and not fits(n + 1)
 
 
@@ -257,7 +257,7 @@ def test_estimators_do_no_tensor_work():
         lambda: pc.forward_flops(spec, 4096, 4),
         lambda: pc.activation_bytes(spec, 4096, 4, torch.float16),
         lambda: pc.kv_cache_bytes(spec, 4096),
-        lambda: pc.max_seq_len(8 * 2**30, 8, 2),
+        lambda: pc.costs.weights_max_seq_len(8 * 2**30, 8, 2),
         lambda: pc.attention_ffn_crossover(spec),
         lambda: pc.params(spec),
         lambda: pc.decode_state_bytes(spec, 4096, 4),
@@ -281,8 +281,8 @@ def test_estimators_do_no_tensor_work():
         (lambda: pc.activation_bytes(pc.RNN(4), 4, attention="flash"), "attention"),
         (lambda: pc.kv_cache_bytes(pc.LSTM(4), 16), "spec"),
         (lambda: pc.kv_cache_bytes(pc.Transformer(8, 2, causal=False), 16), "spec"),
-        (lambda: pc.max_seq_len(100, 8, overhead=0), "overhead"),
-        (lambda: pc.max_seq_len(1, 8), "budget_bytes"),
+        (lambda: pc.costs.weights_max_seq_len(100, 8, overhead=0), "overhead"),
+        (lambda: pc.costs.weights_max_seq_len(1, 8), "budget_bytes"),
         (lambda: pc.attention_ffn_crossover(pc.CNN(4)), "spec"),
         (lambda: pc.build(pc.RNN(4), attention="flash"), "attention"),
         (lambda: pc.params(object()), "spec"),

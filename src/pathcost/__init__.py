@@ -4,8 +4,9 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 
 - vocabulary: ``specs`` (the architectures' frozen configs) and ``registry`` (one table per
   vocabulary: architecture names, dtypes, attention kernels, run sizes); ``checks``;
-- formulas: ``paths`` (axis 1) and ``costs`` (axis 2), pure arithmetic;
-- real modules: ``models.build(spec)``;
+- formulas: ``paths`` (axis 1), ``costs``, ``decode``, ``traffic`` and ``budget`` (axis 2),
+  pure arithmetic;
+- real modules: ``models.build(spec)``, ``decoding``, and ``training_step`` (one real step);
 - measured twins: ``measure`` (FLOP counter, saved bytes, peaks, cache rows, executed-graph
   depth, Jacobians), which knows none of the formulas;
 - the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
@@ -29,11 +30,13 @@ from . import (
     reports,
     runtime,
     specs,
+    training_step,
 )
 from .decoding import Decoder
 from .devices import device_profile, roofline_time
 from .experiments import decay, tasks, training
-from .formulas import costs, decode, paths
+from .formulas import budget, costs, decode, paths
+from .formulas.budget import max_batch, max_seq_len, training_memory
 from .formulas.costs import (
     activation_bytes,
     attention_ffn_crossover,
@@ -42,7 +45,6 @@ from .formulas.costs import (
     forward_flops_by_component,
     kv_cache_bytes,
     kv_cache_rows,
-    max_seq_len,
     params,
 )
 from .formulas.decode import decode_state_bytes, decode_step_flops, generation_steps
@@ -73,6 +75,7 @@ __all__ = [
     "attention_weights_bytes",
     "bench",
     "book",
+    "budget",
     "build",
     "bytes_moved",
     "cli",
@@ -94,6 +97,7 @@ __all__ = [
     "kv_cache_bytes",
     "kv_cache_rows",
     "layers_to_cover",
+    "max_batch",
     "max_seq_len",
     "measure",
     "models",
@@ -112,4 +116,6 @@ __all__ = [
     "specs",
     "tasks",
     "training",
+    "training_memory",
+    "training_step",
 ]

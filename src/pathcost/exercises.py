@@ -130,7 +130,7 @@ def check_transformer_flops(fn) -> bool:
 
 def _max_n(budget_bytes: int, heads: int, batch: int, bytes_per_element: int, overhead) -> int:
     dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
-    return costs.max_seq_len(budget_bytes, heads, batch, dtype, overhead)
+    return costs.weights_max_seq_len(budget_bytes, heads, batch, dtype, overhead)
 
 
 def check_max_seq_len(fn) -> bool:

@@ -69,6 +69,50 @@ DTYPES = {
 # "explicit" materialises softmax(Q K^T); "sdpa" calls F.scaled_dot_product_attention.
 ATTENTION_KERNELS = ("explicit", "sdpa")
 
+
+@dataclass(frozen=True)
+class Precision:
+    """How a training step holds its numbers ("The whole training budget").
+
+    weights: the dtype the parameters (and so gradients and optimizer state) are stored
+    in; compute: the dtype autocast computes its lower-precision operations in, or None
+    for no autocast (every operation runs in the weights' dtype).
+    """
+
+    weights: torch.dtype
+    compute: torch.dtype | None = None
+
+
+PRECISIONS = {
+    "fp32": Precision(torch.float32),
+    "pure-bf16": Precision(torch.bfloat16),  # the module cast, as "Memory" measures it
+    "pure-fp16": Precision(torch.float16),
+    "mixed-bf16": Precision(torch.float32, torch.bfloat16),  # torch.autocast, fp32 weights
+    "mixed-fp16": Precision(torch.float32, torch.float16),
+}
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A torch.optim optimizer and its settings, and the state buffers it keeps per parameter.
+
+    buffers: tensors the size of each parameter (momentum 1, Adam's two moments 2);
+    step: whether it also keeps a float32 scalar step count per parameter tensor.
+    """
+
+    factory: type
+    settings: dict
+    buffers: int
+    step: bool
+
+
+OPTIMIZERS = {
+    "sgd": Optimizer(torch.optim.SGD, {"lr": 1e-3}, buffers=0, step=False),
+    "momentum": Optimizer(torch.optim.SGD, {"lr": 1e-3, "momentum": 0.9}, buffers=1, step=False),
+    "adam": Optimizer(torch.optim.Adam, {"lr": 1e-3}, buffers=2, step=True),
+    "adamw": Optimizer(torch.optim.AdamW, {"lr": 1e-3}, buffers=2, step=True),
+}
+
 # "quick" runs every chapter on a laptop CPU in seconds; "full" is the scale for a GPU.
 RUN_SIZES = ("quick", "full")
 

@@ -201,7 +201,7 @@ def kv_cache_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
     return 2 * spec.layers * batch * kept * _kv_width(spec) * itemsize(dtype)
 
 
-def max_seq_len(
+def weights_max_seq_len(
     budget_bytes: int, heads: int, batch: int = 1, dtype=torch.float16, overhead: float = 1.0
 ) -> int:
     """Largest n whose attention weights, times `overhead`, fit in budget_bytes.

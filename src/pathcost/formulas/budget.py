@@ -1,0 +1,293 @@
+"""The whole training budget: weights, gradients, optimizer state, activations and the peak.
+
+Derived in "The whole training budget". One training step (``training_step``) holds:
+
+- params: the weights as stored, P bytes(w) (w = the precision's weights dtype);
+- grads: one gradient per weight, in the weights' dtype: P bytes(w);
+- optimizer: b buffers the size of the weights (``registry.OPTIMIZERS``: SGD 0, momentum 1,
+  Adam/AdamW 2), kept by ``torch.optim`` in the weights' dtype, plus Adam's float32 step
+  count, 4 bytes per parameter tensor;
+- master: a second, fp32 copy of the weights. None of the precisions here keeps one: under
+  ``torch.autocast`` the fp32 weights are the master copy, and autocast makes half copies of
+  them instead (counted in activations where backward keeps them);
+- activations: the bytes autograd saves for backward (``costs.activation_bytes``, or
+  ``mixed_activation_bytes`` under autocast, or ``checkpointed_activation_bytes``);
+- transient: the largest temporaries beyond them, at the phase that sets the peak.
+
+The peak is modelled phase by phase over L layers of a = activations / L saved bytes and
+g = grads / L gradient bytes each: the end of the forward (L a + t_f), the start of the
+backward (L a + g + t_b), its end (a + L g + t_b) and the optimizer step (L g + t_o).
+With checkpointing the layer being differentiated is recomputed: its a returns.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..checks import require_bool, require_choice, require_positive
+from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
+from ..specs import CNN, LSTM, RNN, Transformer
+from .costs import activation_bytes, forward_flops, itemsize, params
+
+FLOAT32 = 4  # bytes of a float32: the residual stream, LayerNorm statistics under autocast
+PHASES = ("forward", "backward start", "backward end", "optimizer step")
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes one training step holds, by kind; total is the modelled peak (module docstring)."""
+
+    params: int
+    grads: int
+    optimizer: int
+    master: int
+    activations: int
+    transient: int
+    total: int
+    phase: str  # which phase of PHASES sets the peak
+
+
+def parameter_tensors(spec) -> int:
+    """Parameter tensors of ``models.build(spec)``: one Adam step count each.
+
+    RNN 3 per layer (W_x, b, W_h), LSTM 3, CNN 2 (weight, bias), Transformer 12 (qkv, out,
+    two FFN linears: weight and bias each; two LayerNorms: weight and bias each).
+    """
+    require_spec(spec)
+    per_layer = 3 if isinstance(spec, (RNN, LSTM)) else 2 if isinstance(spec, CNN) else 12
+    return spec.layers * per_layer
+
+
+def optimizer_bytes(spec, optimizer: str = "adam", precision: str = "fp32") -> int:
+    """Bytes of the optimizer's state: b P bytes(w) + (4 per parameter tensor with a step count).
+
+    Derived in "The whole training budget"; b and the step count from ``registry.OPTIMIZERS``.
+    """
+    require_choice("optimizer", optimizer, OPTIMIZERS)
+    require_choice("precision", precision, PRECISIONS)
+    chosen, weights = OPTIMIZERS[optimizer], itemsize(PRECISIONS[precision].weights)
+    steps = FLOAT32 * parameter_tensors(spec) if chosen.step else 0
+    return chosen.buffers * params(spec) * weights + steps
+
+
+def weight_casts(spec) -> int:
+    """Elements of the half copies autocast makes of weights that backward keeps.
+
+    Derived in "The whole training budget", measured with ``measure.memory.saved_bytes``: a
+    matrix product keeps its (cast) weight only when its input needs a gradient. RNN
+    (2L - 1) d^2 (W_x of layer 1 not kept), LSTM (2L - 1) 4d^2, CNN L k d^2, Transformer
+    L (d (d + 2e) + d^2 + 2 d f). Biases are cast too but not kept.
+    """
+    d, L = spec.d_model, spec.layers
+    if isinstance(spec, RNN):
+        return (2 * L - 1) * d * d
+    if isinstance(spec, LSTM):
+        return (2 * L - 1) * 4 * d * d
+    if isinstance(spec, CNN):
+        return L * spec.kernel * d * d
+    e = spec.key_value_heads * spec.d_head
+    return L * (d * (d + 2 * e) + d * d + 2 * d * spec.d_ff)
+
+
+def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
+                           attention: str = "explicit") -> int:
+    """Bytes saved for backward under ``torch.autocast(dtype)`` with fp32 weights (CPU lists).
+
+    Derived in "The whole training budget": activation_bytes(spec, n, B, dtype) + h (kept
+    weight casts, ``weight_casts``) + what stays float32: a Transformer's residual stream
+    into its two LayerNorms and their statistics, L (2 B n d + 4 B n)(4 - h); an LSTM's
+    cell state and tanh(c), L (2 B n d (4 - h) + B d h) with c_0 in float32. NB: the CPU
+    lists (PyTorch 2.13) run softmax, GELU and layer_norm in their input's dtype; CUDA's
+    list runs softmax and layer_norm in float32, which this count does not model.
+    """
+    h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
+    total = activation_bytes(spec, n, batch, dtype, attention) + weight_casts(spec) * h
+    if isinstance(spec, Transformer):
+        total += L * (2 * B * n * d + 4 * B * n) * (FLOAT32 - h)
+    elif isinstance(spec, LSTM):
+        total += L * (2 * B * n * d * (FLOAT32 - h) + B * d * h)
+    return total
+
+
+def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str = "fp32") -> int:
+    """Bytes a checkpointed stack keeps for backward: each layer's input, L B n d bytes(a).
+
+    Derived in "The whole training budget". a is the dtype of the layers' inputs: the
+    weights' dtype, except under autocast where an RNN or CNN layer after the first takes
+    the half-precision output of the one before (a Transformer's residual stream and an
+    LSTM's h = o tanh(c), with c in float32, stay float32). NB: each checkpointed
+    Transformer block also leaves one 8-byte scalar alive (measured; a float64 wrapped number).
+    """
+    require_choice("precision", precision, PRECISIONS)
+    chosen, B, d, L = PRECISIONS[precision], batch, spec.d_model, spec.layers
+    first = B * n * d * itemsize(chosen.weights)
+    if isinstance(spec, Transformer):
+        return L * (first + 8)
+    if chosen.compute is None or isinstance(spec, LSTM):
+        return L * first
+    return first + (L - 1) * B * n * d * itemsize(chosen.compute)
+
+
+def recompute_flops(spec, n: int, batch: int = 1) -> int:
+    """FLOPs checkpointing adds: each checkpointed layer's forward runs again in backward.
+
+    Derived in "The whole training budget": ``costs.forward_flops`` less, for a
+    Transformer, each block's last matrix product, L 2 B n f d. NB: PyTorch's non-reentrant
+    checkpoint stops recomputing once every tensor backward needs is back
+    (``torch.utils.checkpoint.set_checkpoint_early_stop``, on by default); the FFN's second
+    product only makes the block's output, which backward does not need. Training goes
+    from about 3 F to about 4 F.
+    """
+    total = forward_flops(spec, n, batch)
+    if isinstance(spec, Transformer):
+        total -= spec.layers * 2 * batch * n * spec.d_ff * spec.d_model
+    return total
+
+
+def _activation_dtype(precision: str):
+    chosen = PRECISIONS[precision]
+    return chosen.compute or chosen.weights
+
+
+def _transients(spec, n: int, B: int, s: int, attention: str) -> tuple[int, int, int, int]:
+    """(t_f, t_b, t_e, a_post): the largest temporaries of the forward, of the backward's
+    start and of its end, and the saved bytes a layer makes after its own peak.
+
+    NB: the coefficients are read off the allocator's events on CPU (PyTorch 2.13,
+    "The whole training budget" shows them): in units of u = B n d s, the end of the
+    forward holds the output and the loss's gradient, 2u (a CNN's padded copy, 3u);
+    backward starts with the gradient of the output, u (a CNN's convolution backward, 4u;
+    a Transformer's FFN backward, B n f s); its end holds 2u. Explicit attention peaks at
+    its softmax instead: forward, the scaled scores and scores + mask, 2 S (+ the n^2
+    causal mask); backward, the gradients of the weights and of the scores, 2 S, with S =
+    B h n k s for k keys per query; its block's a_post = (3 B n d + 2 B n + 2 B n f) s
+    (out projection's input, second LayerNorm, FFN) is not yet, or no longer, there.
+    """
+    u = B * n * spec.d_model * s
+    if isinstance(spec, CNN):
+        return 3 * u, 4 * u, 2 * u, 0
+    if isinstance(spec, LSTM):
+        return 2 * u, 3 * u, 2 * u, 0
+    if isinstance(spec, RNN):
+        return 2 * u, u, 2 * u, 0
+    if attention != "explicit":
+        return 2 * u, B * n * spec.d_ff * s, 2 * u, 0
+    keys = n if spec.window is None or spec.window >= n else 3 * spec.window
+    scores = B * spec.heads * n * keys * s
+    mask = n * n * s if spec.causal and keys == n else 0
+    a_post = (3 * u + 2 * B * n * s + 2 * B * n * spec.d_ff * s)
+    return 2 * scores + mask, 2 * scores, 2 * u, a_post
+
+
+def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
+    """Temporaries of ``optimizer.step()``: Adam's for-loop makes 2 the size of the largest
+    parameter tensor (its sqrt and denominator); SGD and momentum update in place."""
+    if OPTIMIZERS[optimizer].buffers < 2:
+        return 0
+    d = spec.d_model
+    if isinstance(spec, Transformer):
+        largest = d * max(d + 2 * spec.key_value_heads * spec.d_head, spec.d_ff)
+    else:
+        rows = 4 if isinstance(spec, LSTM) else spec.kernel if isinstance(spec, CNN) else 1
+        largest = rows * d * d
+    return 2 * largest * itemsize(PRECISIONS[precision].weights)
+
+
+def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
+                    optimizer: str = "adam", checkpointing: bool = False,
+                    attention: str = "explicit") -> TrainingMemory:
+    """The bytes of one training step by kind, and its modelled peak (module docstring).
+
+    Derived in "The whole training budget". total = params + master + optimizer +
+    max(L a + t_f, L a + g + t_b, a + L g + t_b, L g + t_o), a and g per layer; with
+    checkpointing L a is the layers' inputs and the differentiated layer adds its own a.
+    """
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    require_choice("precision", precision, PRECISIONS)
+    require_choice("optimizer", optimizer, OPTIMIZERS)
+    require_bool(checkpointing=checkpointing)
+    require_choice("attention", attention, ATTENTION_KERNELS)
+    weights, dtype = PRECISIONS[precision].weights, _activation_dtype(precision)
+    P, L = params(spec) * itemsize(weights), spec.layers
+    if PRECISIONS[precision].compute is None:
+        full = activation_bytes(spec, n, batch, dtype, attention)
+    else:
+        full = mixed_activation_bytes(spec, n, batch, dtype, attention)
+    a, g = full / L, P / L
+    t_f, t_b, t_e, a_post = _transients(spec, n, batch, itemsize(dtype), attention)
+    t_o = _optimizer_transient(spec, optimizer, precision)
+    kept = checkpointed_activation_bytes(spec, n, batch, precision) if checkpointing else full
+    last = a - a_post if checkpointing else -a_post  # the last layer's saved bytes, or their gap
+    # the batch itself, alive through the step, where backward keeps a copy of it instead
+    held = isinstance(spec, CNN) or (weights != dtype and not isinstance(spec, Transformer))
+    x = batch * n * spec.d_model * itemsize(weights) if held else 0
+    first = 0 if isinstance(spec, Transformer) else a + (kept / L if checkpointing else 0)
+    live = {
+        "forward": (kept + t_f + x + (0 if checkpointing else -a_post), t_f + x),
+        "backward start": (kept + last + g + t_b + x, t_b + x + max(last, 0)),
+        # a Transformer's first block has freed its activations by then; a recurrence has not
+        "backward end": (first + P + t_e + x, t_e + x),
+        "optimizer step": (P + t_o, t_o),
+    }
+    phase = max(live, key=lambda name: live[name][0])
+    state = optimizer_bytes(spec, optimizer, precision)
+    peak = P + state + math.ceil(live[phase][0])
+    return TrainingMemory(P, P, state, 0, kept, math.ceil(live[phase][1]), peak, phase)
+
+
+def budget_bytes(budget) -> int:
+    """A memory budget in bytes: an int of bytes, a ``devices.DeviceProfile``, or a name of
+    ``devices.DEVICES`` (its memory as the table gives it, "this" the device measured)."""
+    if isinstance(budget, str):
+        from ..devices import device_profile  # devices measures through bench: import late
+
+        budget = device_profile(budget)
+    if hasattr(budget, "memory_bytes"):
+        return budget.memory_bytes
+    require_positive(budget=budget)
+    return budget
+
+
+def _largest(fits, what: str) -> int:
+    """The largest m >= 1 with fits(m), for fits true up to some m and false after."""
+    if not fits(1):
+        raise ValueError(f"the budget does not fit {what} = 1")
+    low, high = 1, 2
+    while fits(high):
+        low, high = high, 2 * high
+    while high - low > 1:  # fits(low), not fits(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
+def max_seq_len(spec, budget, batch: int = 1, precision: str = "fp32", optimizer: str = "adam",
+                checkpointing: bool = False, attention: str = "explicit") -> int:
+    """Largest n whose training step fits: training_memory(spec, n, ...).total <= budget.
+
+    Derived in "The whole training budget"; found by doubling, then bisection, and exact:
+    n fits and n + 1 does not. budget: bytes, or a device (``budget_bytes``).
+    """
+    limit = budget_bytes(budget)
+    training_memory(spec, 1, batch, precision, optimizer, checkpointing, attention)  # validate
+
+    def fits(n: int) -> bool:
+        memory = training_memory(spec, n, batch, precision, optimizer, checkpointing, attention)
+        return memory.total <= limit
+
+    return _largest(fits, "n")
+
+
+def max_batch(spec, n: int, budget, precision: str = "fp32", optimizer: str = "adam",
+              checkpointing: bool = False, attention: str = "explicit") -> int:
+    """Largest batch whose training step at length n fits the budget, exactly (see max_seq_len)."""
+    limit = budget_bytes(budget)
+    training_memory(spec, n, 1, precision, optimizer, checkpointing, attention)  # validate
+
+    def fits(batch: int) -> bool:
+        memory = training_memory(spec, n, batch, precision, optimizer, checkpointing, attention)
+        return memory.total <= limit
+
+    return _largest(fits, "batch")
