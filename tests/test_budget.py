@@ -82,9 +82,10 @@ def test_mixed_activation_bytes_equal_what_autograd_saves_under_autocast(
 
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("precision", list(PRECISIONS))
-def test_a_checkpointed_stack_keeps_each_layers_input(spec, precision):
+@pytest.mark.parametrize("checkpointing", [True, 1])
+def test_a_checkpointed_layer_keeps_its_input_and_the_others_all(spec, precision, checkpointing):
     """Measured: the bytes a forward leaves alive, less its output (the x made inside)."""
-    step = prepare(spec, 7, 2, precision, "sgd", checkpointing=True, dev="cpu")
+    step = prepare(spec, 7, 2, precision, "sgd", checkpointing, dev="cpu")
     weights = PRECISIONS[precision].weights
 
     def forward():
@@ -92,21 +93,24 @@ def test_a_checkpointed_stack_keeps_each_layers_input(spec, precision):
             return step.module(torch.randn(2, 7, spec.d_model, dtype=weights))
 
     held, y = held_bytes(forward)
-    assert budget.checkpointed_activation_bytes(spec, 7, 2, precision) == held - y.nbytes
+    kept = pc.training_memory(spec, 7, 2, precision, "sgd", checkpointing).activations
+    assert kept == held - y.nbytes
 
 
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")
 @pytest.mark.parametrize("spec", SPECS)
-def test_recompute_flops_equal_the_counters_extra_work(spec):
+@pytest.mark.parametrize("layers", [1, None])
+def test_recompute_flops_equal_the_counters_extra_work(spec, layers):
     """Law: FLOPs(forward + backward, checkpointed) - FLOPs(plain) = recompute_flops."""
     counted = {}
-    for checkpointing in (False, True):
+    for checkpointing in (False, True if layers is None else layers):
         step = prepare(spec, 8, 2, "fp32", "sgd", checkpointing, dev="cpu")
         x = torch.randn(2, 8, spec.d_model)
         with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as c:
             step.module(x).sum().backward()
         counted[checkpointing] = c.get_total_flops()
-    assert counted[True] - counted[False] == budget.recompute_flops(spec, 8, 2)
+    extra = counted[True if layers is None else layers] - counted[False]
+    assert extra == budget.recompute_flops(spec, 8, 2, layers)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +150,7 @@ def test_a_device_budget_is_its_memory_as_the_table_gives_it():
         (lambda: pc.training_memory(SPECS[0], 0), "n"),
         (lambda: pc.training_memory(SPECS[0], 4, batch=0), "batch"),
         (lambda: pc.training_memory(SPECS[0], 4, checkpointing="yes"), "checkpointing"),
+        (lambda: pc.training_memory(SPECS[0], 4, checkpointing=3), "checkpointing"),
         (lambda: pc.training_memory(SPECS[3], 4, attention="flash"), "attention"),
         (lambda: pc.max_seq_len(SPECS[3], 0), "budget"),
         (lambda: pc.max_seq_len(SPECS[3], "k80"), "name"),

@@ -15,7 +15,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from . import models, runtime
-from .checks import require_bool, require_choice, require_positive
+from .checks import require_choice, require_positive
+from .formulas.budget import checkpointed_layers
 from .registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
 
 
@@ -32,9 +33,13 @@ class Checkpointed(nn.Module):
         return checkpoint(self.layer, x, use_reentrant=False, preserve_rng_state=False)
 
 
-def checkpointed(module: nn.Module) -> nn.Module:
-    """module with each of its ``layers`` (every ``models.build`` stack has them) checkpointed."""
-    module.layers = nn.ModuleList(Checkpointed(layer) for layer in module.layers)
+def checkpointed(module: nn.Module, layers: int | None = None) -> nn.Module:
+    """module with its first `layers` ``layers`` (all by default; every ``models.build``
+    stack has them) checkpointed."""
+    m = len(module.layers) if layers is None else layers
+    module.layers = nn.ModuleList(
+        Checkpointed(layer) if i < m else layer for i, layer in enumerate(module.layers)
+    )
     return module
 
 
@@ -71,18 +76,21 @@ class Step:
 
 
 def prepare(spec, n: int, batch: int = 1, precision: str = "fp32", optimizer: str = "adam",
-            checkpointing: bool = False, attention: str = "explicit", dev=None) -> Step:
-    """A Step of ``models.build(spec, attention)`` on (batch, n, d_model), ready to call."""
+            checkpointing: bool | int = False, attention: str = "explicit", dev=None) -> Step:
+    """A Step of ``models.build(spec, attention)`` on (batch, n, d_model), ready to call.
+
+    checkpointing: True checkpoints every layer, an int m the first m (``formulas.budget``).
+    """
     require_spec(spec)
     require_positive(n=n, batch=batch)
     require_choice("precision", precision, PRECISIONS)
     require_choice("optimizer", optimizer, OPTIMIZERS)
-    require_bool(checkpointing=checkpointing)
+    m = checkpointed_layers(spec, checkpointing)
     require_choice("attention", attention, ATTENTION_KERNELS)
     dev = runtime.device() if dev is None else torch.device(dev)
     module = models.build(spec, attention).to(dev, PRECISIONS[precision].weights)
-    if checkpointing:
-        checkpointed(module)
+    if m:
+        checkpointed(module, m)
     chosen = OPTIMIZERS[optimizer]
     made = chosen.factory(module.parameters(), **chosen.settings)
     return Step(module, made, spec.d_model, batch, n, precision, dev)

@@ -10,8 +10,10 @@ Derived in "The whole training budget". One training step (``training_step``) ho
 - master: a second, fp32 copy of the weights. None of the precisions here keeps one: under
   ``torch.autocast`` the fp32 weights are the master copy, and autocast makes half copies of
   them instead (counted in activations where backward keeps them);
-- activations: the bytes autograd saves for backward (``costs.activation_bytes``, or
-  ``mixed_activation_bytes`` under autocast, or ``checkpointed_activation_bytes``);
+- activations: what the forward leaves alive for backward: the bytes autograd saves
+  (``costs.activation_bytes``, or ``mixed_activation_bytes`` under autocast), a
+  checkpointed layer's input instead (``checkpointed_activation_bytes``), and 8 bytes per
+  Transformer block;
 - transient: the largest temporaries beyond them, at the phase that sets the peak.
 
 The peak is modelled phase by phase over L layers of a = activations / L saved bytes and
@@ -20,12 +22,13 @@ backward (L a + g + t_b), its end (a + L g + t_b) and the optimizer step (L g + 
 With checkpointing the layer being differentiated is recomputed: its a returns.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import torch
 
-from ..checks import require_bool, require_choice, require_positive
+from ..checks import is_int, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
 from ..specs import CNN, LSTM, RNN, Transformer
 from .costs import activation_bytes, forward_flops, itemsize, params
@@ -110,38 +113,63 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
     return total
 
 
-def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str = "fp32") -> int:
-    """Bytes a checkpointed stack keeps for backward: each layer's input, L B n d bytes(a).
+def checkpointed_layers(spec, checkpointing) -> int:
+    """How many layers are checkpointed, m: True all L, False none, an int m the first m."""
+    require_spec(spec)
+    if isinstance(checkpointing, bool):
+        return spec.layers if checkpointing else 0
+    if not is_int(checkpointing) or not 0 <= checkpointing <= spec.layers:
+        raise ValueError(
+            f"checkpointing must be True, False or a number of layers 0..{spec.layers}, "
+            f"got {checkpointing!r}"
+        )
+    return checkpointing
 
-    Derived in "The whole training budget". a is the dtype of the layers' inputs: the
-    weights' dtype, except under autocast where an RNN or CNN layer after the first takes
-    the half-precision output of the one before (a Transformer's residual stream and an
-    LSTM's h = o tanh(c), with c in float32, stay float32). NB: each checkpointed
-    Transformer block also leaves one 8-byte scalar alive (measured; a float64 wrapped number).
+
+def first_layers(spec, m: int):
+    """The spec of the first m layers of spec (a CNN keeps its first m dilations)."""
+    changes = {"layers": m}
+    if isinstance(spec, CNN) and spec.dilations is not None:
+        changes["dilations"] = tuple(spec.dilations)[:m]
+    return dataclasses.replace(spec, **changes)
+
+
+def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str = "fp32",
+                                  layers: int | None = None) -> int:
+    """Bytes checkpointed layers keep for backward: each one's input, m B n d bytes(a).
+
+    Derived in "The whole training budget"; m = layers, default all L. a is the dtype of
+    the layers' inputs: the weights' dtype, except under autocast where an RNN or CNN layer
+    after the first takes the half-precision output of the one before (a Transformer's
+    residual stream and an LSTM's h = o tanh(c), with c in float32, stay float32).
     """
     require_choice("precision", precision, PRECISIONS)
-    chosen, B, d, L = PRECISIONS[precision], batch, spec.d_model, spec.layers
+    m = spec.layers if layers is None else checkpointed_layers(spec, layers)
+    chosen, B, d = PRECISIONS[precision], batch, spec.d_model
     first = B * n * d * itemsize(chosen.weights)
-    if isinstance(spec, Transformer):
-        return L * (first + 8)
-    if chosen.compute is None or isinstance(spec, LSTM):
-        return L * first
-    return first + (L - 1) * B * n * d * itemsize(chosen.compute)
+    if m == 0:
+        return 0
+    if chosen.compute is None or isinstance(spec, (Transformer, LSTM)):
+        return m * first
+    return first + (m - 1) * B * n * d * itemsize(chosen.compute)
 
 
-def recompute_flops(spec, n: int, batch: int = 1) -> int:
+def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> int:
     """FLOPs checkpointing adds: each checkpointed layer's forward runs again in backward.
 
-    Derived in "The whole training budget": ``costs.forward_flops`` less, for a
-    Transformer, each block's last matrix product, L 2 B n f d. NB: PyTorch's non-reentrant
-    checkpoint stops recomputing once every tensor backward needs is back
-    (``torch.utils.checkpoint.set_checkpoint_early_stop``, on by default); the FFN's second
-    product only makes the block's output, which backward does not need. Training goes
-    from about 3 F to about 4 F.
+    Derived in "The whole training budget": ``costs.forward_flops`` of the first m = layers
+    layers (default all) less, for a Transformer, each block's last matrix product,
+    m 2 B n f d. NB: PyTorch's non-reentrant checkpoint stops recomputing once every tensor
+    backward needs is back (``torch.utils.checkpoint.set_checkpoint_early_stop``, on by
+    default); the FFN's second product only makes the block's output, which backward does
+    not need. Training goes from about 3 F to about 4 F.
     """
-    total = forward_flops(spec, n, batch)
+    m = spec.layers if layers is None else checkpointed_layers(spec, layers)
+    if m == 0:
+        return 0
+    total = forward_flops(first_layers(spec, m), n, batch)
     if isinstance(spec, Transformer):
-        total -= spec.layers * 2 * batch * n * spec.d_ff * spec.d_model
+        total -= m * 2 * batch * n * spec.d_ff * spec.d_model
     return total
 
 
@@ -195,37 +223,45 @@ def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
 
 
 def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
-                    optimizer: str = "adam", checkpointing: bool = False,
+                    optimizer: str = "adam", checkpointing: bool | int = False,
                     attention: str = "explicit") -> TrainingMemory:
     """The bytes of one training step by kind, and its modelled peak (module docstring).
 
     Derived in "The whole training budget". total = params + master + optimizer +
     max(L a + t_f, L a + g + t_b, a + L g + t_b, L g + t_o), a and g per layer; with
-    checkpointing L a is the layers' inputs and the differentiated layer adds its own a.
+    checkpointing (True: every layer; an int m: the first m) a checkpointed layer keeps only
+    its input, and the last one, when checkpointed, adds its own a back while recomputed.
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
     require_choice("precision", precision, PRECISIONS)
     require_choice("optimizer", optimizer, OPTIMIZERS)
-    require_bool(checkpointing=checkpointing)
+    m = checkpointed_layers(spec, checkpointing)
     require_choice("attention", attention, ATTENTION_KERNELS)
     weights, dtype = PRECISIONS[precision].weights, _activation_dtype(precision)
     P, L = params(spec) * itemsize(weights), spec.layers
-    if PRECISIONS[precision].compute is None:
-        full = activation_bytes(spec, n, batch, dtype, attention)
-    else:
-        full = mixed_activation_bytes(spec, n, batch, dtype, attention)
+    mixed = PRECISIONS[precision].compute is not None
+
+    def saved(s) -> int:
+        return (mixed_activation_bytes if mixed else activation_bytes)(s, n, batch, dtype,
+                                                                       attention)
+
+    full = saved(spec)
     a, g = full / L, P / L
     t_f, t_b, t_e, a_post = _transients(spec, n, batch, itemsize(dtype), attention)
     t_o = _optimizer_transient(spec, optimizer, precision)
-    kept = checkpointed_activation_bytes(spec, n, batch, precision) if checkpointing else full
-    last = a - a_post if checkpointing else -a_post  # the last layer's saved bytes, or their gap
+    inputs = checkpointed_activation_bytes(spec, n, batch, precision, m)
+    kept = inputs + full - (saved(first_layers(spec, m)) if m else 0)  # later layers: all
+    if isinstance(spec, Transformer):  # NB: measured, one float64 scalar per block that the
+        kept += 8 * L  # graph keeps and saved-tensor hooks do not see
+    whole = m == L  # the last layer checkpointed: backward recomputes it first
+    last = a - a_post if whole else -a_post  # the last layer's saved bytes, or their gap
     # the batch itself, alive through the step, where backward keeps a copy of it instead
     held = isinstance(spec, CNN) or (weights != dtype and not isinstance(spec, Transformer))
     x = batch * n * spec.d_model * itemsize(weights) if held else 0
-    first = 0 if isinstance(spec, Transformer) else a + (kept / L if checkpointing else 0)
+    first = 0 if isinstance(spec, Transformer) else a + (inputs / m if m else 0)
     live = {
-        "forward": (kept + t_f + x + (0 if checkpointing else -a_post), t_f + x),
+        "forward": (kept + t_f + x + (0 if whole else -a_post), t_f + x),
         "backward start": (kept + last + g + t_b + x, t_b + x + max(last, 0)),
         # a Transformer's first block has freed its activations by then; a recurrence has not
         "backward end": (first + P + t_e + x, t_e + x),
