@@ -1,5 +1,6 @@
 """The command line: both axes in human units, JSON for machines, one-line errors."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -213,7 +214,8 @@ HELP_DEFAULTS = {
         "(default: 512)", "(default: 8)", "(default: 4 x --d-model)", "(default: --heads",
         "(default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)", "(default: fp16)",
         "(default: explicit)", "(default: 3)", "(default: 1)", "(default: full attention)",
-        "(default: none)", "(default: all 1)", "(default: causal)",
+        "(default: none)", "(default: all 1)", "(default: causal)", "(default: adam)",
+        "(default: fp32)", "(default: off)", "(default: --device's memory, else none)",
     ],
     "bench": [
         "(default: all)", "(default: 1)", "(default: forward)", "(default: 4.0)",
@@ -240,3 +242,132 @@ def test_device_this_uses_the_measured_profile(monkeypatch, capsys):
                          capsys).stdout)  # fmt: skip
     assert out["roofline"]["device"] == "this"
     assert out["roofline"]["forward"]["compute_s"] == pc.forward_flops(pc.RNN(16), 8) / 1e11
+    out = json.loads(run("--arch rnn --d-model 16 --n 8 --dtype fp32 --device this --train --json",
+                         capsys).stdout)["training"]  # fmt: skip
+    assert out["budget_bytes"] == 2**30
+    assert out["budget_source"] == "this device's memory (--device this)"
+
+
+ARTICLE = (
+    "--arch transformer --n 3000 --batch 4 --heads 12 --layers 12 --d-model 768 --dtype fp16 "
+    "--train --precision mixed-fp16 --budget 16GB"
+)
+ARTICLE_SPEC = pc.Transformer(768, 12, 3072, 12)
+TRAINING_FIELDS = ("params", "grads", "optimizer", "master", "activations", "transient", "total",
+                   "phase")  # fmt: skip
+
+
+def text_rows(stdout: str) -> dict:
+    """The text report's rows, name to value, both stripped."""
+    rows = (line.strip().split("  ", 1) for line in stdout.splitlines())
+    return {name: value.strip() for name, value in rows}
+
+
+@pytest.mark.parametrize(
+    "extra, precision, checkpointing",
+    [("", "mixed-fp16", False), ("--checkpointing", "mixed-fp16", True),
+     ("--precision pure-fp16 --optimizer sgd", "pure-fp16", False)],
+)  # fmt: skip
+def test_train_json_carries_the_budget_numbers_exactly(extra, precision, checkpointing, capsys):
+    out = json.loads(run(f"{ARTICLE} {extra} --json", capsys).stdout)["training"]
+    optimizer = "sgd" if "sgd" in extra else "adam"
+    settings = dict(precision=precision, optimizer=optimizer, checkpointing=checkpointing)
+    memory = pc.training_memory(ARTICLE_SPEC, 3000, 4, **settings)
+    assert {field: out[field] for field in TRAINING_FIELDS} == dataclasses.asdict(memory)
+    assert out["settings"] == {**settings, "attention": "explicit", "n": 3000, "batch": 4}
+    assert out["budget_bytes"] == 16 * 10**9 and out["budget_source"] == "from --budget"
+    assert out["fits"] == (memory.total <= 16 * 10**9)
+    assert out["margin_bytes"] == 16 * 10**9 - memory.total
+    assert out["max_seq_len"] == pc.max_seq_len(ARTICLE_SPEC, 16 * 10**9, 4, **settings)
+    assert out["max_batch"] == pc.max_batch(ARTICLE_SPEC, 3000, 16 * 10**9, **settings)
+
+
+def test_train_text_says_whether_it_fits(capsys):
+    over = text_rows(run(ARTICLE, capsys).stdout)  # mixed-fp16, no checkpointing: over 16 GB
+    memory = pc.training_memory(ARTICLE_SPEC, 3000, 4, "mixed-fp16")
+    assert over["params"] == f"{memory.params / 2**20:,.2f} MiB"
+    assert over["total (modelled peak)"].startswith(f"{memory.total / 2**20:,.2f} MiB = ")
+    assert over["peak phase"] == memory.phase
+    assert over["budget"] == "16,000,000,000 bytes = 14.90 GiB, from --budget"
+    assert over["fit"].startswith("does not fit, over by ")
+    longest = pc.max_seq_len(ARTICLE_SPEC, 16 * 10**9, 4, "mixed-fp16")
+    assert over["largest n at batch 4"] == f"{longest:,}" and longest < 3000
+    checkpointed = text_rows(run(ARTICLE + " --checkpointing", capsys).stdout)
+    assert checkpointed["fit"].startswith("fits, ") and "to spare" in checkpointed["fit"]
+    widest = pc.max_batch(ARTICLE_SPEC, 3000, 16 * 10**9, "mixed-fp16", checkpointing=True)
+    assert checkpointed["largest batch at n = 3,000"] == f"{widest:,}" and widest > 4
+
+
+def test_train_budget_from_the_device_or_none(capsys):
+    arguments = "--arch rnn --d-model 64 --n 100 --train"
+    bare = run(arguments, capsys)
+    assert bare.returncode == 0 and "fit" not in text_rows(bare.stdout)
+    assert text_rows(bare.stdout)["budget"].startswith("none given")
+    assert json.loads(run(arguments + " --json", capsys).stdout)["training"]["fits"] is None
+    device = json.loads(run(arguments + " --device a100-80gb --json", capsys).stdout)
+    assert device["training"]["budget_bytes"] == pc.formulas.budget.budget_bytes("a100-80gb")
+    assert device["roofline"]["device"] == "a100-80gb"
+    assert device["training"]["budget_source"] == "a100-80gb's memory (--device a100-80gb)"
+    both = json.loads(run(arguments + " --device a100-80gb --budget 1MiB --json", capsys).stdout)
+    assert both["training"]["budget_bytes"] == 2**20 and both["roofline"]["device"] == "a100-80gb"
+    tiny = run(arguments + " --budget 1kB", capsys)  # not even n = 1 fits: said, not an error
+    assert tiny.returncode == 0, tiny.stderr
+    rows = text_rows(tiny.stdout)
+    assert rows["largest n at batch 1"] == "none (n = 1 does not fit)"
+    assert rows["largest batch at n = 100"] == "none (batch = 1 does not fit)"
+    out = json.loads(run(arguments + " --budget 1kB --json", capsys).stdout)["training"]
+    assert out["fits"] is False and out["max_seq_len"] is out["max_batch"] is None
+
+
+@pytest.mark.parametrize(
+    "text, size",
+    [("16GiB", 16 * 2**30), ("16 GiB", 16 * 2**30), ("16GB", 16 * 10**9), ("512MiB", 512 * 2**20),
+     ("1.5GiB", 3 * 2**29), ("4096", 4096), ("7B", 7), ("2kB", 2000), ("2KB", 2000),
+     ("1KiB", 1024), ("3TB", 3 * 10**12), ("1TiB", 2**40), ("2.5MB", 2_500_000)],
+)  # fmt: skip
+def test_sizes_are_parsed(text, size, capsys):
+    assert pc.cli.parse_size(text) == size
+    status = main(["estimate", "--arch", "rnn", "--n", "8", "--train", "--budget", text, "--json"])
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["training"]["budget_bytes"] == size
+
+
+@pytest.mark.parametrize(
+    "text", ["16 gigs", "-1GB", "0.5B", "GiB", "16gib", "0", "0GB", "1.5", "16  GiB", "1e9", ""]
+)
+def test_bad_sizes_give_one_line_and_exit_2(text, capsys):
+    with pytest.raises(ValueError, match="invalid size"):
+        pc.cli.parse_size(text)
+    try:
+        status = main(["estimate", "--arch", "rnn", "--n", "8", "--train", f"--budget={text}"])
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert f"invalid size {text!r}" in err and ("GiB" in err or "whole number" in err)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ("--train --optimizer adagrad", "invalid choice: 'adagrad' (choose from "
+         + ", ".join(repr(name) for name in pc.registry.OPTIMIZERS)),
+        ("--train --precision fp8", "invalid choice: 'fp8' (choose from "
+         + ", ".join(repr(name) for name in pc.registry.PRECISIONS)),
+        ("--budget 16GiB", "--budget needs --train"),
+        ("--optimizer sgd", "--optimizer needs --train"),
+        ("--precision pure-bf16", "--precision needs --train"),
+        ("--checkpointing", "--checkpointing needs --train"),
+        ("--precision fp32 --checkpointing", "--precision, --checkpointing need --train"),
+        ("--train --budget -1GB", "argument --budget: expected one argument"),
+    ],
+)  # fmt: skip
+def test_bad_training_arguments_give_one_line_and_exit_2(arguments, message, capsys):
+    result = run("--arch rnn --n 8 " + arguments, capsys)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_training_choices_come_from_the_registry():
+    assert pc.cli.parser_choices("estimate", "--optimizer") == list(pc.registry.OPTIMIZERS)
+    assert pc.cli.parser_choices("estimate", "--precision") == list(pc.registry.PRECISIONS)

@@ -5,14 +5,62 @@ It parses, builds the spec and calls the package; ``reports`` formats what it pr
 """
 
 import argparse
+import inspect
 import json
+import re
 import sys
+from decimal import Decimal
 
 import torch
 
 from . import bench, devices, runtime
-from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, RUN_SIZES
-from .reports import bench_report, devices_report, estimate, finite, report, roofline
+from .formulas.budget import training_memory
+from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, OPTIMIZERS, PRECISIONS, RUN_SIZES
+from .reports import bench_report, devices_report, estimate, finite, report, roofline, training
+
+# Size units: B, kB (or KB), MB, GB, TB are powers of 10^3; KiB, MiB, GiB, TiB powers of 2^10.
+SIZE_UNITS = {
+    "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}  # fmt: skip
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([A-Za-z]+)?")
+_UNITS_TEXT = "B = 1 byte; kB (or KB), MB, GB, TB = 10^3, 10^6, 10^9, 10^12 bytes; KiB, MiB, "
+_UNITS_TEXT += "GiB, TiB = 2^10, 2^20, 2^30, 2^40 bytes"
+# --train's settings default to training_memory's own defaults, stated in the help
+_TRAINING_DEFAULTS = {
+    name: inspect.signature(training_memory).parameters[name].default
+    for name in ("precision", "optimizer")
+}
+_TRAINING_ONLY = ("budget", "optimizer", "precision", "checkpointing")
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size such as "16GiB", "16 GB", "1.5GiB", "512MiB" or "4096" (bytes).
+
+    A number, then optionally one space and a unit, case as written: B, kB (or KB), MB, GB,
+    TB are powers of 10^3 (16GB = 16 x 10^9 bytes); KiB, MiB, GiB, TiB powers of 2^10 (16GiB
+    = 16 x 2^30 bytes); no unit means bytes. ValueError unless the result is a whole number
+    of bytes >= 1.
+    """
+    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    unit = match and (match.group(2) or "B")
+    if match is None or unit not in SIZE_UNITS:
+        raise ValueError(
+            f"invalid size {text!r}: give bytes, or a number and a unit ({_UNITS_TEXT}), "
+            "e.g. 16GiB"
+        )
+    value = Decimal(match.group(1)) * SIZE_UNITS[unit]
+    if value != value.to_integral_value() or value < 1:
+        raise ValueError(f"invalid size {text!r}: it must be a whole number of bytes >= 1")
+    return int(value)
+
+
+def _size(text: str) -> int:
+    """parse_size for argparse: its message becomes the one-line error."""
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +125,32 @@ def _parser() -> argparse.ArgumentParser:
         "--device", choices=[*devices.DEVICES, devices.THIS],
         help="print roofline time bounds on this GPU of the devices table, or on this machine "
         "as measured ('this', which takes seconds) (default: none)",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--train", action="store_true",
+        help="also one training step's memory: weights, gradients, optimizer state, "
+        "activations, the modelled peak, whether it fits the budget, and the largest n and "
+        "batch that do",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--optimizer", choices=list(OPTIMIZERS),
+        help=f"with --train: the optimizer (default: {_TRAINING_DEFAULTS['optimizer']})",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--precision", choices=list(PRECISIONS),
+        help="with --train: how the step holds its numbers; pure-* casts the weights, "
+        f"mixed-* is autocast over fp32 weights (default: {_TRAINING_DEFAULTS['precision']})",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--checkpointing", action="store_true",
+        help="with --train: checkpoint each layer, keeping only its input for backward "
+        "(default: off)",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--budget", type=_size, metavar="SIZE",
+        help=f"with --train: the memory budget, a number and a unit ({_UNITS_TEXT}), e.g. "
+        "16GiB or 16GB, or a plain number of bytes; it wins over --device's memory "
+        "(default: --device's memory, else none)",
     )  # fmt: skip
     estimate.add_argument("--json", action="store_true", help="exact numbers as JSON")
 
@@ -150,10 +224,30 @@ def run_bench(args) -> list:
     return records
 
 
+def _training(args, spec, profile) -> dict:
+    """The training step's memory the estimate's --train asks for, against its budget."""
+    if args.budget is not None:
+        budget, source = args.budget, "from --budget"
+    elif profile is not None:
+        owner = "this device" if args.device == devices.THIS else args.device
+        budget, source = profile, f"{owner}'s memory (--device {args.device})"
+    else:
+        budget, source = None, None
+    precision = args.precision or _TRAINING_DEFAULTS["precision"]
+    optimizer = args.optimizer or _TRAINING_DEFAULTS["optimizer"]
+    return training(spec, args.n, args.batch, precision, optimizer, args.checkpointing,
+                    args.attention, budget, source)  # fmt: skip
+
+
 def main(argv=None) -> int:
     """Run the command line on argv (sys.argv by default); errors are one line and exit 2."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "estimate" and not args.train:
+        given = [name for name in _TRAINING_ONLY if getattr(args, name) not in (None, False)]
+        if given:
+            options = ", ".join(f"--{name}" for name in given)
+            parser.error(f"{options} need{'s' if len(given) == 1 else ''} --train")
     try:
         if args.command == "devices":
             print(devices_report())
@@ -166,9 +260,11 @@ def main(argv=None) -> int:
             return 0
         spec = _spec(args)
         result = estimate(spec, args.n, args.batch, DTYPES[args.dtype], args.attention)
-        if args.device is not None:
-            profile = devices.device_profile(args.device)
+        profile = None if args.device is None else devices.device_profile(args.device)
+        if profile is not None:
             result["roofline"] = roofline(result, profile, args.dtype)
+        if args.train:
+            result["training"] = _training(args, spec, profile)
     except ValueError as error:
         parser.error(str(error))
     if args.json:

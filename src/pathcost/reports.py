@@ -1,13 +1,16 @@
-"""What the command line prints: both axes of one estimate, the roofline, the device table,
-and a benchmark's records, as exact numbers (``--json``) or aligned text in human units.
+"""What the command line prints: both axes of one estimate, the roofline, the training step's
+memory against a budget, the device table, and a benchmark's records, as exact numbers
+(``--json``) or aligned text in human units.
 
-Units: FLOPs in GFLOP (10^9; MFLOP for one decode step), bytes in MiB (2^20), times in ms
-or us.
+Units: FLOPs in GFLOP (10^9; MFLOP for one decode step), bytes in MiB (2^20; a budget and
+its margin also in GiB, 2^30), times in ms or us.
 """
 
+import dataclasses
 import math
 
 from . import bench, devices
+from .formulas import budget as training_budget
 from .formulas import costs, decode, paths, traffic
 from .registry import DTYPES, dtype_name
 from .specs import Transformer
@@ -99,6 +102,68 @@ def roofline(result: dict, profile, dtype: str) -> dict:
     return line
 
 
+def training(spec, n: int, batch: int, precision: str, optimizer: str, checkpointing: bool,
+             attention: str, budget=None, source: str | None = None) -> dict:
+    """One training step's memory (``formulas.budget.training_memory``) against a budget.
+
+    The TrainingMemory fields, and what they were computed for under "settings". budget:
+    bytes or a device (``budget_bytes``), or None for the breakdown alone; source says
+    where it came from. fits: total <= budget; margin_bytes: budget - total (negative
+    when it does not fit); max_seq_len at this batch and max_batch at this n, None where
+    even 1 does not fit. Without a budget these five are None.
+    """
+    settings = {"precision": precision, "optimizer": optimizer, "checkpointing": checkpointing,
+                "attention": attention}  # fmt: skip
+    memory = training_budget.training_memory(spec, n, batch, **settings)
+    line = {"settings": {**settings, "n": n, "batch": batch}, **dataclasses.asdict(memory)}
+    line.update(budget_bytes=None, budget_source=source, fits=None, margin_bytes=None,
+                max_seq_len=None, max_batch=None)  # fmt: skip
+    if budget is None:
+        return line
+    limit = training_budget.budget_bytes(budget)
+    line.update(budget_bytes=limit, fits=memory.total <= limit, margin_bytes=limit - memory.total)
+    if training_budget.training_memory(spec, 1, batch, **settings).total <= limit:
+        line["max_seq_len"] = training_budget.max_seq_len(spec, limit, batch, **settings)
+    if training_budget.training_memory(spec, n, 1, **settings).total <= limit:
+        line["max_batch"] = training_budget.max_batch(spec, n, limit, **settings)
+    return line
+
+
+def _training_rows(line: dict) -> list:
+    """The rows of ``training``: the breakdown, the peak, and the fit where there is a budget."""
+    settings = line["settings"]
+    n, batch = settings["n"], settings["batch"]
+    setting = "checkpointing" if settings["checkpointing"] else "no checkpointing"
+    rows = [(
+        "training step",
+        f"{settings['precision']}, {settings['optimizer']}, {setting}, n = {n:,}, "
+        f"batch = {batch}, {settings['attention']} attention",
+    )]  # fmt: skip
+    for kind in ("params", "grads", "optimizer", "master", "activations", "transient"):
+        rows.append((f"  {kind}", _mib(line[kind])))
+    rows += [
+        ("  total (modelled peak)", f"{_mib(line['total'])} = {_gib(line['total'])}"),
+        ("  peak phase", line["phase"]),
+    ]
+    if line["budget_bytes"] is None:
+        rows.append(("budget", "none given (--budget SIZE or --device NAME)"))
+        return rows
+    limit, margin = line["budget_bytes"], line["margin_bytes"]
+    rows.append(("budget", f"{limit:,} bytes = {_gib(limit)}, {line['budget_source']}"))
+    if line["fits"]:
+        rows.append(("fit", f"fits, {_gib(margin)} ({margin:,} bytes) to spare"))
+    else:
+        rows.append(("fit", f"does not fit, over by {_gib(-margin)} ({-margin:,} bytes)"))
+    longest, widest = line["max_seq_len"], line["max_batch"]
+    rows += [
+        (f"largest n at batch {batch}",
+         "none (n = 1 does not fit)" if longest is None else f"{longest:,}"),
+        (f"largest batch at n = {n:,}",
+         "none (batch = 1 does not fit)" if widest is None else f"{widest:,}"),
+    ]  # fmt: skip
+    return rows
+
+
 def _bound(step, count: str) -> str:
     if step is None or step[count] is None:
         return "n/a"
@@ -108,6 +173,10 @@ def _bound(step, count: str) -> str:
 
 def _mib(value) -> str:
     return "n/a" if value is None else f"{value / 2**20:,.2f} MiB"
+
+
+def _gib(value) -> str:
+    return "n/a" if value is None else f"{value / 2**30:,.2f} GiB"
 
 
 def _gflop(value) -> str:
@@ -170,6 +239,8 @@ def report(result: dict) -> str:
         for step, name in (("forward", "forward pass"), ("decode_step", "one decode step")):
             for count in traffic.COUNTS:
                 rows.append((f"  {name}, {count} bytes", _bound(line[step], count)))
+    if "training" in result:
+        rows += _training_rows(result["training"])
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
