@@ -81,8 +81,13 @@ def roofline(result: dict, profile, dtype: str) -> dict:
 
     For each, the compute term F / P and, for each count of bytes moved, the memory term
     B / W, the bound T >= max(F / P, B / W) and which term binds (``devices``). None where
-    the estimate has no FLOPs or bytes.
+    the estimate has no FLOPs or bytes, or where the profile states no peak for dtype (then
+    ``unavailable`` says so).
     """
+    if dtype not in profile.peak_flops:
+        stated = ", ".join(profile.peak_flops) or "none"
+        return {"device": profile.name, "dtype": dtype, "forward": None, "decode_step": None,
+                "unavailable": f"no sourced {dtype} peak FLOP/s (stated: {stated})"}
     steps = {
         "forward": (result["forward_flops"], result["forward_bytes"]),
         "decode_step": (result["decode_step_flops"], result["decode_bytes"]),
@@ -235,7 +240,8 @@ def report(result: dict) -> str:
     rows.append(("attention products (QK^T, AV) > FFN FLOPs from n =", crossover))
     if "roofline" in result:
         line = result["roofline"]
-        rows.append((f"roofline on {line['device']}, {line['dtype']}", "T >= max(F / P, B / W)"))
+        bound_text = line.get("unavailable") or "T >= max(F / P, B / W)"
+        rows.append((f"roofline on {line['device']}, {line['dtype']}", bound_text))
         for step, name in (("forward", "forward pass"), ("decode_step", "one decode step")):
             for count in traffic.COUNTS:
                 rows.append((f"  {name}, {count} bytes", _bound(line[step], count)))
