@@ -381,4 +381,5 @@ def test_a_device_without_a_sourced_peak_still_budgets_and_says_why_no_roofline(
     assert out["training"]["budget_bytes"] == pc.devices.DEVICES["a10g"].memory_bytes
     t4 = run("--arch rnn --n 16 --device t4 --dtype bf16", capsys).stdout
     lines = dict(line.strip().split("  ", 1) for line in t4.splitlines())
-    assert lines["roofline on t4, bf16"].strip() == "no sourced bf16 peak FLOP/s (stated: fp16, fp32)"
+    stated = "no sourced bf16 peak FLOP/s (stated: fp16, fp32)"
+    assert lines["roofline on t4, bf16"].strip() == stated
