@@ -6,6 +6,7 @@ lengths n and records every point, including those that could not run; ``records
 and reads them. The device itself is chosen in ``pathcost.runtime``.
 """
 
+from . import causal
 from .bandwidth import TRAFFIC, Bandwidth, memory_bandwidth, ridge_point, traffic_bytes
 from .fits import exponents, fit_exponent, largest_step
 from .records import load, save
@@ -31,6 +32,7 @@ from .timing import (
 )
 
 __all__ = [
+    "causal",
     "BACKWARD_FACTOR",
     "Bandwidth",
     "HIGH_SPREAD",
