@@ -102,6 +102,23 @@ def right_slope(ns, ys):
             "window=32",
         ),
         (
+            pc.exercises.check_bytes_per_parameter,
+            lambda precision, optimizer: (2 + {"sgd": 0, "momentum": 1}.get(optimizer, 2))
+            * (2 if precision.startswith("pure") else 4),  # torch.optim keeps the weights' dtype
+            lambda precision, optimizer: 2 * (2 if precision.startswith("pure") else 4)
+            + 4 * {"sgd": 0, "momentum": 1}.get(optimizer, 2),  # moments always in fp32
+            "precision='pure-bf16', optimizer='momentum'",
+        ),
+        (
+            pc.exercises.check_causal_tile_pairs,
+            lambda n, q_tile, kv_tile: sum(
+                min(q_tile, n - m) * min(n, -(-(m + min(q_tile, n - m)) // kv_tile) * kv_tile)
+                for m in range(0, n, q_tile)
+            ),
+            lambda n, q_tile, kv_tile: n * (n + 1) // 2,  # the ideal kernel, not the tiled one
+            "q_tile=32, kv_tile=512",
+        ),
+        (
             pc.exercises.check_can_reach,
             right_reach,
             lambda spec, span: pc.receptive_field(spec) >= span,

@@ -16,6 +16,7 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 """
 
 from . import (
+    banded,
     bench,
     book,
     cli,
@@ -35,7 +36,7 @@ from . import (
 from .decoding import Decoder
 from .devices import device_profile, roofline_time
 from .experiments import decay, tasks, training
-from .formulas import budget, costs, decode, paths
+from .formulas import budget, costs, decode, kernels, paths
 from .formulas.budget import max_batch, max_seq_len, training_memory
 from .formulas.costs import (
     activation_bytes,
@@ -48,6 +49,13 @@ from .formulas.costs import (
     params,
 )
 from .formulas.decode import decode_state_bytes, decode_step_flops, generation_steps
+from .formulas.kernels import (
+    causal_crossover,
+    executed_attention_flops,
+    executed_forward_flops,
+    window_scores,
+    window_size,
+)
 from .formulas.paths import (
     covering_cnn,
     layers_to_cover,
@@ -73,11 +81,13 @@ __all__ = [
     "arithmetic_intensity",
     "attention_ffn_crossover",
     "attention_weights_bytes",
+    "banded",
     "bench",
     "book",
     "budget",
     "build",
     "bytes_moved",
+    "causal_crossover",
     "cli",
     "covering_cnn",
     "costs",
@@ -90,10 +100,13 @@ __all__ = [
     "devices",
     "downsampling",
     "dilations",
+    "executed_attention_flops",
+    "executed_forward_flops",
     "exercises",
     "forward_flops",
     "forward_flops_by_component",
     "generation_steps",
+    "kernels",
     "kv_cache_bytes",
     "kv_cache_rows",
     "layers_to_cover",
@@ -118,4 +131,6 @@ __all__ = [
     "training",
     "training_memory",
     "training_step",
+    "window_scores",
+    "window_size",
 ]

@@ -9,8 +9,8 @@ import math
 
 from .bench.fits import fit_exponent
 from .checks import is_real, require_callable
-from .formulas import costs, decode, paths
-from .registry import ARCHITECTURES, DTYPES
+from .formulas import budget, costs, decode, kernels, paths
+from .registry import ARCHITECTURES, DTYPES, OPTIMIZERS, PRECISIONS
 from .specs import CNN, LSTM, RNN, Transformer
 
 
@@ -201,3 +201,27 @@ def check_kv_cache_bytes(fn) -> bool:
         ]
     ]  # fmt: skip
     return check(fn, cases, _kv_bytes)
+
+
+def _bytes_per_parameter(precision: str, optimizer: str) -> int:
+    spec = RNN(d_model=8, layers=1)  # any spec: the count per parameter, Adam's steps aside
+    steps = budget.FLOAT32 * budget.parameter_tensors(spec) if OPTIMIZERS[optimizer].step else 0
+    total = 2 * costs.params(spec) * costs.itemsize(PRECISIONS[precision].weights)  # w, grads
+    return (total + budget.optimizer_bytes(spec, optimizer, precision) - steps) // costs.params(
+        spec
+    )
+
+
+def check_bytes_per_parameter(fn) -> bool:
+    """Exercise of "The whole training budget": fn(precision, optimizer) -> bytes per
+    parameter of weights, gradients and optimizer state (Adam's step counts left out)."""
+    cases = [dict(precision=p, optimizer=o) for p in PRECISIONS for o in OPTIMIZERS]
+    return check(fn, cases, _bytes_per_parameter)
+
+
+def check_causal_tile_pairs(fn) -> bool:
+    """Exercise of "Cutting the n^2": fn(n, q_tile, kv_tile) -> the (query, key) pairs a causal
+    kernel scores that skips the key tiles above the diagonal."""
+    cases = [dict(n=n, q_tile=q, kv_tile=kv) for n in (1, 7, 300, 2048, 3000)
+             for q, kv in ((1, 1), (32, 512), (256, 512), (5, 3))]  # fmt: skip
+    return check(fn, cases, kernels.tiled_causal_pairs)

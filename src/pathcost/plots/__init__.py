@@ -2,9 +2,10 @@
 
 ``paths`` draws axis 1 (routing graphs, path length, receptive fields), ``learning`` what
 training sees over distance (gradient norms, accuracy against span), ``costs`` axis 2
-(FLOP shares, memory, time and utilisation against n).
+(FLOP shares, memory, time and utilisation against n), ``budget`` a training step's bytes.
 """
 
+from .budget import breakdown, checkpoint_trade
 from .costs import attention_kernels, flop_shares, flops_vs_n, memory_vs_n, scaling, utilization
 from .learning import accuracy_vs_span, gradient_decay
 from .paths import (
@@ -23,6 +24,8 @@ __all__ = [
     "MUTED",
     "accuracy_vs_span",
     "attention_kernels",
+    "breakdown",
+    "checkpoint_trade",
     "dependency_image",
     "draw_routing_graph",
     "figure",

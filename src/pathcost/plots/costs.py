@@ -146,7 +146,7 @@ def memory_vs_n(
     if budget_bytes is not None:
         ax.axhline(budget_bytes / mib, color="#333333", ls="-.", lw=1.2, zorder=0)
         ax.annotate(
-            f"budget {budget_bytes / 2**30:g} GiB",
+            f"budget {budget_bytes / 2**30:.1f} GiB",
             (ns[0], budget_bytes / mib),
             xytext=(2, 4),
             textcoords="offset points",

@@ -1,0 +1,67 @@
+"""Figures of "The whole training budget": the step's bytes by kind, and checkpointing's trade."""
+
+from ..formulas.budget import TrainingMemory
+from ..registry import colour, label
+from .style import MUTED, figure, shade
+
+KINDS = ("params", "grads", "optimizer", "master", "activations", "transient")
+LIGHTNESS = dict(zip(KINDS, (0.0, 0.25, 0.45, 0.55, 0.65, 0.82)))  # one shade per kind
+HATCHES = dict(zip(KINDS, ("", "//", "..", "xx", "", "\\\\")))
+MiB = 2**20
+
+
+def breakdown(bars, ax=None):
+    """Stacked bars of a training step's bytes by kind (MiB), the measured peak as a marker.
+
+    bars: a list of (spec, n, TrainingMemory, measured peak bytes or None). Each kind is a
+    shade of the architecture's colour, lightest on top; the hatch names the kind in the
+    legend. Returns the axes.
+    """
+    if not bars:
+        raise ValueError("bars must hold at least one (spec, n, TrainingMemory, peak)")
+    if ax is None:
+        _, ax = figure(width=7.4, height=4.0)
+    for i, (spec, _, memory, peak) in enumerate(bars):
+        if not isinstance(memory, TrainingMemory):
+            raise ValueError(f"bars[{i}] must hold a TrainingMemory, got {type(memory).__name__}")
+        bottom = 0.0
+        for kind in KINDS:
+            value = getattr(memory, kind) / MiB
+            ax.bar(i, value, bottom=bottom, color=shade(colour(spec), LIGHTNESS[kind]),
+                   hatch=HATCHES[kind], edgecolor="#333333", lw=0.4,
+                   label=kind if i == 0 else None)  # fmt: skip
+            bottom += value
+        if peak is not None:
+            ax.plot(i, peak / MiB, marker="D", color="#111111", ms=6,
+                    label="measured peak" if i == 0 else None)  # fmt: skip
+    ax.set_xticks(range(len(bars)), [f"{label(s)}\nn = {n}" for s, n, _, _ in bars], fontsize=8)
+    ax.set_ylabel("bytes of one training step (MiB)")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def checkpoint_trade(curves, ax=None):
+    """Memory against extra compute as more layers are checkpointed, one line per spec.
+
+    curves: {spec: [(recompute FLOPs / training FLOPs without it, modelled peak bytes,
+    measured peak bytes or None), ...]} from 0 checkpointed layers to all. Peaks are drawn
+    relative to the first point (no checkpointing); measured points are open markers.
+    """
+    if not curves:
+        raise ValueError("curves must hold at least one spec")
+    if ax is None:
+        _, ax = figure(width=6.4, height=3.8)
+    for spec, points in curves.items():
+        base = points[0][1]
+        xs = [100 * extra for extra, _, _ in points]
+        ax.plot(xs, [model / base for _, model, _ in points], color=colour(spec), lw=2,
+                marker="o", label=f"{label(spec)}, model")  # fmt: skip
+        measured = [(x, m / points[0][2]) for x, (_, _, m) in zip(xs, points) if m is not None]
+        if measured and points[0][2] is not None:
+            ax.plot(*zip(*measured), ls="none", marker="o", mfc="white", ms=9,
+                    color=colour(spec), label=f"{label(spec)}, measured")  # fmt: skip
+    ax.axhline(1.0, color=MUTED, lw=1, zorder=0)
+    ax.set_xlabel("extra compute: recomputed FLOPs / training FLOPs (%)")
+    ax.set_ylabel("peak memory / peak without checkpointing")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
