@@ -119,6 +119,15 @@ def right_slope(ns, ys):
             "q_tile=32, kv_tile=512",
         ),
         (
+            pc.exercises.check_max_batch,
+            lambda spec, n, budget_bytes, precision: pc.max_batch(spec, n, budget_bytes, precision),
+            lambda spec, n, budget_bytes, precision: next(  # the first batch that does NOT fit
+                b for b in range(1, 10**6)
+                if pc.training_memory(spec, n, b, precision).total > budget_bytes
+            ),
+            "n=512",
+        ),
+        (
             pc.exercises.check_can_reach,
             right_reach,
             lambda spec, span: pc.receptive_field(spec) >= span,

@@ -225,3 +225,18 @@ def check_causal_tile_pairs(fn) -> bool:
     cases = [dict(n=n, q_tile=q, kv_tile=kv) for n in (1, 7, 300, 2048, 3000)
              for q, kv in ((1, 1), (32, 512), (256, 512), (5, 3))]  # fmt: skip
     return check(fn, cases, kernels.tiled_causal_pairs)
+
+
+def _max_batch(spec, n: int, budget_bytes: int, precision: str) -> int:
+    return budget.max_batch(spec, n, budget_bytes, precision, "adam")
+
+
+def check_max_batch(fn) -> bool:
+    """Exercise of "The whole training budget": fn(spec, n, budget_bytes, precision) -> the
+    largest batch whose Adam training step (``training_memory(...).total``) fits."""
+    specs = [RNN(64, layers=2), Transformer(256, 8, 1024, 4), Transformer(768, 12, 3072, 12)]
+    cases = [dict(spec=s, n=n, budget_bytes=b, precision=p)
+             for s, n, b in [(specs[0], 512, 2**30), (specs[1], 1024, 16 * 10**9),
+                             (specs[2], 1024, 40 * 10**9), (specs[1], 4096, 24 * 2**30)]
+             for p in ("mixed-bf16", "pure-bf16")]  # fmt: skip
+    return check(fn, cases, _max_batch)

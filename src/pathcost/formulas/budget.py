@@ -18,7 +18,7 @@ Derived in "The whole training budget". One training step (``training_step``) ho
 
 The peak is modelled phase by phase over L layers of a = activations / L saved bytes and
 g = grads / L gradient bytes each: the end of the forward (L a + t_f), the start of the
-backward (L a + g + t_b), its end (a + L g + t_b) and the optimizer step (L g + t_o).
+backward (L a + g + t_b), its end (a + L g + t_e) and the optimizer step (L g + t_o).
 With checkpointing the layer being differentiated is recomputed: its a returns.
 """
 
@@ -31,7 +31,7 @@ import torch
 from ..checks import is_int, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
 from ..specs import CNN, LSTM, RNN, Transformer
-from .costs import activation_bytes, forward_flops, itemsize, params
+from .costs import activation_bytes, forward_flops, itemsize, params, window_blocks
 
 FLOAT32 = 4  # bytes of a float32: the residual stream, LayerNorm statistics under autocast
 PHASES = ("forward", "backward start", "backward end", "optimizer step")
@@ -93,21 +93,32 @@ def weight_casts(spec) -> int:
     return L * (d * (d + 2 * e) + d * d + 2 * d * spec.d_ff)
 
 
+AUTOCAST_LISTS = ("cpu", "cuda")  # whose autocast op lists a count follows
+
+
 def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
-                           attention: str = "explicit") -> int:
-    """Bytes saved for backward under ``torch.autocast(dtype)`` with fp32 weights (CPU lists).
+                           attention: str = "explicit", lists: str = "cpu") -> int:
+    """Bytes saved for backward under ``torch.autocast(dtype)`` with fp32 weights.
 
     Derived in "The whole training budget": activation_bytes(spec, n, B, dtype) + h (kept
     weight casts, ``weight_casts``) + what stays float32: a Transformer's residual stream
     into its two LayerNorms and their statistics, L (2 B n d + 4 B n)(4 - h); an LSTM's
-    cell state and tanh(c), L (2 B n d (4 - h) + B d h) with c_0 in float32. NB: the CPU
-    lists (PyTorch 2.13) run softmax, GELU and layer_norm in their input's dtype; CUDA's
-    list runs softmax and layer_norm in float32, which this count does not model.
+    cell state and tanh(c), L (2 B n d (4 - h) + B d h) with c_0 in float32. lists="cpu"
+    (measured, PyTorch 2.13) runs softmax, GELU and layer_norm in their input's dtype.
+    lists="cuda" follows CUDA's op list, where softmax runs in float32: explicit attention
+    then also saves its weights in float32, + 4 L S for S score entries a layer (the
+    half copy the next product takes stays as counted). NB: "cuda" is a prediction from
+    PyTorch's documented list, not measured here.
     """
+    require_choice("lists", lists, AUTOCAST_LISTS)
     h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
     total = activation_bytes(spec, n, batch, dtype, attention) + weight_casts(spec) * h
     if isinstance(spec, Transformer):
         total += L * (2 * B * n * d + 4 * B * n) * (FLOAT32 - h)
+        if lists == "cuda" and attention == "explicit":
+            local = spec.window is not None and spec.window < n
+            blocks, keys = window_blocks(n, spec.window, spec.causal) if local else (1, n)
+            total += L * B * spec.heads * blocks * (spec.window if local else n) * keys * FLOAT32
     elif isinstance(spec, LSTM):
         total += L * (2 * B * n * d * (FLOAT32 - h) + B * d * h)
     return total
@@ -224,13 +235,16 @@ def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
 
 def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
                     optimizer: str = "adam", checkpointing: bool | int = False,
-                    attention: str = "explicit") -> TrainingMemory:
+                    attention: str = "explicit", lists: str = "cpu") -> TrainingMemory:
     """The bytes of one training step by kind, and its modelled peak (module docstring).
 
     Derived in "The whole training budget". total = params + master + optimizer +
-    max(L a + t_f, L a + g + t_b, a + L g + t_b, L g + t_o), a and g per layer; with
+    max(L a + t_f, L a + g + t_b, a + L g + t_e, L g + t_o), a and g per layer (a
+    Transformer's first block has freed its a by the backward's end; where backward keeps
+    a copy of the batch, the batch adds its own bytes until then); with
     checkpointing (True: every layer; an int m: the first m) a checkpointed layer keeps only
     its input, and the last one, when checkpointed, adds its own a back while recomputed.
+    lists: the autocast op lists (``mixed_activation_bytes``), for mixed precisions.
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
@@ -243,8 +257,9 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     mixed = PRECISIONS[precision].compute is not None
 
     def saved(s) -> int:
-        return (mixed_activation_bytes if mixed else activation_bytes)(s, n, batch, dtype,
-                                                                       attention)
+        if mixed:
+            return mixed_activation_bytes(s, n, batch, dtype, attention, lists)
+        return activation_bytes(s, n, batch, dtype, attention)
 
     full = saved(spec)
     a, g = full / L, P / L
@@ -276,14 +291,29 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
 def budget_bytes(budget) -> int:
     """A memory budget in bytes: an int of bytes, a ``devices.DeviceProfile``, or a name of
     ``devices.DEVICES`` (its memory as the table gives it, "this" the device measured)."""
+    return _budget(budget)[0]
+
+
+def device_lists(budget) -> str:
+    """The autocast op lists a budget's device follows: "cuda" for a named GPU (or "this"
+    on CUDA), "cpu" for "this" elsewhere and for a byte count."""
+    return _budget(budget)[1]
+
+
+def _budget(budget) -> tuple[int, str]:
+    """(bytes, ``device_lists``) of a budget."""
     if isinstance(budget, str):
         from ..devices import device_profile  # devices measures through bench: import late
 
         budget = device_profile(budget)
     if hasattr(budget, "memory_bytes"):
-        return budget.memory_bytes
+        if budget.name != "this":
+            return budget.memory_bytes, "cuda"
+        from ..runtime import device  # "this": the lists of the device it measured
+
+        return budget.memory_bytes, "cuda" if device().type == "cuda" else "cpu"
     require_positive(budget=budget)
-    return budget
+    return budget, "cpu"
 
 
 def _largest(fits, what: str) -> int:
@@ -300,30 +330,36 @@ def _largest(fits, what: str) -> int:
 
 
 def max_seq_len(spec, budget, batch: int = 1, precision: str = "fp32", optimizer: str = "adam",
-                checkpointing: bool = False, attention: str = "explicit") -> int:
+                checkpointing: bool | int = False, attention: str = "explicit",
+                lists: str | None = None) -> int:
     """Largest n whose training step fits: training_memory(spec, n, ...).total <= budget.
 
-    Derived in "The whole training budget"; found by doubling, then bisection, and exact:
-    n fits and n + 1 does not. budget: bytes, or a device (``budget_bytes``).
+    Derived in "The whole training budget"; found by doubling, then bisection, and exact
+    against the model: n fits and n + 1 does not. budget: bytes, or a device
+    (``budget_bytes``). lists: the autocast op lists of ``mixed_activation_bytes``; by
+    default "cuda" for a named GPU and "cpu" for a byte count.
     """
-    limit = budget_bytes(budget)
-    training_memory(spec, 1, batch, precision, optimizer, checkpointing, attention)  # validate
+    limit, default = _budget(budget)
+    lists = default if lists is None else lists
+    settings = (precision, optimizer, checkpointing, attention, lists)
+    training_memory(spec, 1, batch, *settings)  # validate before searching
 
     def fits(n: int) -> bool:
-        memory = training_memory(spec, n, batch, precision, optimizer, checkpointing, attention)
-        return memory.total <= limit
+        return training_memory(spec, n, batch, *settings).total <= limit
 
     return _largest(fits, "n")
 
 
 def max_batch(spec, n: int, budget, precision: str = "fp32", optimizer: str = "adam",
-              checkpointing: bool = False, attention: str = "explicit") -> int:
+              checkpointing: bool | int = False, attention: str = "explicit",
+              lists: str | None = None) -> int:
     """Largest batch whose training step at length n fits the budget, exactly (see max_seq_len)."""
-    limit = budget_bytes(budget)
-    training_memory(spec, n, 1, precision, optimizer, checkpointing, attention)  # validate
+    limit, default = _budget(budget)
+    lists = default if lists is None else lists
+    settings = (precision, optimizer, checkpointing, attention, lists)
+    training_memory(spec, n, 1, *settings)  # validate before searching
 
     def fits(batch: int) -> bool:
-        memory = training_memory(spec, n, batch, precision, optimizer, checkpointing, attention)
-        return memory.total <= limit
+        return training_memory(spec, n, batch, *settings).total <= limit
 
     return _largest(fits, "batch")

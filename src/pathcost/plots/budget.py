@@ -4,23 +4,27 @@ from ..formulas.budget import TrainingMemory
 from ..registry import colour, label
 from .style import MUTED, figure, shade
 
-KINDS = ("params", "grads", "optimizer", "master", "activations", "transient")
-LIGHTNESS = dict(zip(KINDS, (0.0, 0.25, 0.45, 0.55, 0.65, 0.82)))  # one shade per kind
-HATCHES = dict(zip(KINDS, ("", "//", "..", "xx", "", "\\\\")))
+KINDS = ("params", "grads", "optimizer", "activations", "transient")  # master: 0 here
+LIGHTNESS = dict(zip(KINDS, (0.0, 0.3, 0.5, 0.68, 0.85)))  # one shade per kind
+HATCHES = dict(zip(KINDS, ("", "//", "..", "||", "\\\\")))
 MiB = 2**20
 
 
 def breakdown(bars, ax=None):
-    """Stacked bars of a training step's bytes by kind (MiB), the measured peak as a marker.
+    """Stacked bars of a training step's bytes by kind (MiB), with the modelled and the
+    measured peak as markers.
 
     bars: a list of (spec, n, TrainingMemory, measured peak bytes or None). Each kind is a
-    shade of the architecture's colour, lightest on top; the hatch names the kind in the
-    legend. Returns the axes.
+    shade of the architecture's colour and a hatch (the legend shows the hatches in grey).
+    The bar stacks every kind; the peak holds only part of it at once (gradients grow as
+    activations are freed), so the modelled peak (a bar) sits below the top. log y.
     """
+    from matplotlib.patches import Patch
+
     if not bars:
         raise ValueError("bars must hold at least one (spec, n, TrainingMemory, peak)")
     if ax is None:
-        _, ax = figure(width=7.4, height=4.0)
+        _, ax = figure(width=7.8, height=4.2)
     for i, (spec, _, memory, peak) in enumerate(bars):
         if not isinstance(memory, TrainingMemory):
             raise ValueError(f"bars[{i}] must hold a TrainingMemory, got {type(memory).__name__}")
@@ -28,15 +32,22 @@ def breakdown(bars, ax=None):
         for kind in KINDS:
             value = getattr(memory, kind) / MiB
             ax.bar(i, value, bottom=bottom, color=shade(colour(spec), LIGHTNESS[kind]),
-                   hatch=HATCHES[kind], edgecolor="#333333", lw=0.4,
-                   label=kind if i == 0 else None)  # fmt: skip
+                   hatch=HATCHES[kind], edgecolor="#333333", lw=0.4)  # fmt: skip
             bottom += value
+        ax.plot([i - 0.4, i + 0.4], [memory.total / MiB] * 2, color="#111111", lw=2,
+                label="modelled peak" if i == 0 else None)  # fmt: skip
         if peak is not None:
-            ax.plot(i, peak / MiB, marker="D", color="#111111", ms=6,
+            ax.plot(i, peak / MiB, marker="D", color="#111111", mfc="white", ms=6,
                     label="measured peak" if i == 0 else None)  # fmt: skip
-    ax.set_xticks(range(len(bars)), [f"{label(s)}\nn = {n}" for s, n, _, _ in bars], fontsize=8)
-    ax.set_ylabel("bytes of one training step (MiB)")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    handles = [Patch(facecolor=shade("#555555", LIGHTNESS[k]), hatch=HATCHES[k],
+                     edgecolor="#333333", label=k) for k in KINDS]  # fmt: skip
+    lines, names = ax.get_legend_handles_labels()
+    ax.set_xticks(range(len(bars)), [f"{label(s)}, n = {n}" for s, n, _, _ in bars], fontsize=7,
+                  rotation=90)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylabel("bytes of one training step (MiB, log)")
+    ax.legend(handles=handles + lines, labels=list(KINDS) + names, frameon=False, fontsize=8,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0))  # fmt: skip
     return ax
 
 
