@@ -219,6 +219,10 @@ HELP_DEFAULTS = {
         "(default: all)", "(default: 1)", "(default: forward)", "(default: 4.0)",
         "(default: quick on CPU, full on GPU)",
     ],
+    "profile": [
+        "(default: function)", "(default: none)", "(default: 8)", "(default: 1)",
+        "(default: fp16)",
+    ],
 }  # fmt: skip
 
 
@@ -272,7 +276,8 @@ def test_train_json_carries_the_budget_numbers_exactly(extra, precision, checkpo
     settings = dict(precision=precision, optimizer=optimizer, checkpointing=checkpointing)
     memory = pc.training_memory(ARTICLE_SPEC, 3000, 4, **settings)
     assert {field: out[field] for field in TRAINING_FIELDS} == dataclasses.asdict(memory)
-    assert out["settings"] == {**settings, "attention": "explicit", "n": 3000, "batch": 4}
+    assert out["settings"] == {**settings, "attention": "explicit", "lists": "cpu", "n": 3000,
+                               "batch": 4}
     assert out["budget_bytes"] == 16 * 10**9 and out["budget_source"] == "from --budget"
     assert out["fits"] == (memory.total <= 16 * 10**9)
     assert out["margin_bytes"] == 16 * 10**9 - memory.total
@@ -383,3 +388,110 @@ def test_a_device_without_a_sourced_peak_still_budgets_and_says_why_no_roofline(
     lines = dict(line.strip().split("  ", 1) for line in t4.splitlines())
     stated = "no sourced bf16 peak FLOP/s (stated: fp16, fp32)"
     assert lines["roofline on t4, bf16"].strip() == stated
+
+
+def run_profile(arguments: list, capsys):
+    """main(["profile", ...]) in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(["profile", *map(str, arguments)])
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(arguments, status, out, err)
+
+
+ABC = next(path for path in pc.advisor.stdlib_files() if path.name == "abc.py")
+
+
+def test_profile_json_carries_the_advisor_numbers_exactly(capsys):
+    result = run_profile([ABC, "--boundaries", "64", "128", "--heads", "4", "--json"], capsys)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    lengths = pc.advisor.token_lengths([ABC]).values
+    expected = pc.advisor.length_profile(lengths, boundaries=[64, 128], heads=4)
+    assert out["lengths"] == json.loads(json.dumps(dataclasses.asdict(expected)))
+    spans = pc.advisor.profiles.percentiles(pc.advisor.bracket_spans([ABC]).values)
+    assert out["spans"] == dataclasses.asdict(spans)
+    assert out["files"] == {str(ABC): "source"} and out["unit"] == "function"
+    modules = json.loads(run_profile([ABC, "--unit", "module", "--json"], capsys).stdout)
+    assert modules["lengths"]["count"] == 1
+    assert modules["lengths"]["max"] == pc.advisor.token_lengths([ABC], "module").values[0]
+
+
+def test_profile_of_a_lengths_file_and_of_text_by_hand(tmp_path, capsys):
+    listed = tmp_path / "lengths.txt"
+    listed.write_text("10\n20\n\n30\n40\n")
+    out = json.loads(run_profile([listed, "--json"], capsys).stdout)
+    lengths = out["lengths"]
+    # nearest rank of 4 values: P50 is the 2nd, P90 and P99 the 4th
+    assert (lengths["p50"], lengths["p90"], lengths["p99"], lengths["max"]) == (20, 40, 40, 40)
+    assert lengths["padding"] == {"ends": [40], "padded_tokens": 160, "padding_tokens": 60,
+                                  "waste": 60 / 160}  # fmt: skip
+    assert lengths["attention_bytes"]["max"] == 8 * 40 * 40 * 2 and out["spans"] is None
+    text = tmp_path / "notes.md"
+    text.write_text("one two three\n\nfour five\n")
+    rows = text_rows(run_profile([text, "--boundaries", "2", "4"], capsys).stdout)
+    assert rows["files"] == "1: 1 text" and rows["sequences"] == "2"
+    assert rows["length P50 / P90 / P99 / max"] == "2 / 3 / 3 / 3"
+    assert rows["padding waste, buckets 2, 4"] == "16.67% (1 of 6 padded tokens)"  # 2->2, 3->4
+    assert rows["at max, n = 3"] == f"{8 * 3 * 3 * 2} B"
+    assert rows["bracket spans"] == "n/a (no Python source)"
+
+
+def test_profile_text_report_of_a_stdlib_file(capsys):
+    result = run_profile([ABC], capsys)
+    assert result.returncode == 0, result.stderr
+    rows = text_rows(result.stdout)
+    profile = pc.advisor.length_profile(pc.advisor.token_lengths([ABC]).values)
+    assert rows["sequences"] == f"{profile.count:,}"
+    assert rows["skipped (did not tokenize or parse)"] == "none"
+    assert rows["length P50 / P90 / P99 / max"] == " / ".join(
+        f"{n:,}" for n in (profile.p50, profile.p90, profile.p99, profile.max)
+    )
+    assert rows[f"padding waste, all padded to {profile.max:,}"].startswith(
+        f"{profile.padding.waste:.2%} ("
+    )
+    assert rows[f"at P90, n = {profile.p90:,}"].endswith("KiB")
+
+
+def test_profile_pools_files_and_names_the_skipped(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text('def f():\n    return """never closed\n')
+    out = json.loads(run_profile([ABC, broken, "--json"], capsys).stdout)
+    assert out["skipped"] == {"lengths": [str(broken)], "spans": [str(broken)]}
+    assert out["lengths"]["count"] == len(pc.advisor.token_lengths([ABC]).values)
+
+
+def bad_profile_inputs(tmp_path) -> list:
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.py").write_text("\n\n")
+    (tmp_path / "data.bin").write_bytes(bytes(range(128, 256)))
+    (tmp_path / "zero.txt").write_text("3\n0\n")
+    (tmp_path / "flat.py").write_text("x = 1\n")
+    (tmp_path / "broken.py").write_text('"""never closed\n')
+    return [
+        (["missing.txt"], "no such file"),
+        (["."], "is a directory"),
+        (["empty.txt"], "is empty"),
+        (["blank.py"], "is empty"),
+        (["data.bin"], "not UTF-8 text"),
+        (["zero.txt"], "lengths[1] must be an integer >= 1, got 0"),
+        (["flat.py"], "no sequences in the files"),
+        (["broken.py"], "no sequences in the files"),
+        ([str(ABC), "--boundaries", "128", "64"], "boundaries must be strictly increasing"),
+        ([str(ABC), "--heads", "0"], "heads must be an integer >= 1"),
+        ([str(ABC), "--unit", "class"], "invalid choice: 'class'"),
+        ([], "the following arguments are required: FILE"),
+    ]
+
+
+def test_bad_profile_input_gives_one_line_and_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for arguments, message in bad_profile_inputs(tmp_path):
+        result = run_profile(arguments, capsys)
+        assert result.returncode == 2 and result.stdout == "", arguments
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_profile_unit_choices_come_from_the_corpus():
+    assert pc.cli.parser_choices("profile", "--unit") == list(pc.advisor.corpus.UNITS)

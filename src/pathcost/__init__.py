@@ -16,6 +16,7 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 """
 
 from . import (
+    advisor,
     banded,
     bench,
     book,
@@ -78,6 +79,7 @@ __all__ = [
     "RNN",
     "Transformer",
     "activation_bytes",
+    "advisor",
     "arithmetic_intensity",
     "attention_ffn_crossover",
     "attention_weights_bytes",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pathcost estimate|bench|devices ...``, a thin layer over the package.
+"""Command line: ``python -m pathcost estimate|bench|devices|profile ...``, over the package.
 
 It parses, builds the spec and calls the package; ``reports`` formats what it prints
 (``--json`` gives exact integers, and seconds as floats).
@@ -14,9 +14,20 @@ from decimal import Decimal
 import torch
 
 from . import bench, devices, runtime
-from .formulas.budget import training_memory
+from .advisor import corpus
+from .formulas.budget import device_lists, training_memory
 from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, OPTIMIZERS, PRECISIONS, RUN_SIZES
-from .reports import bench_report, devices_report, estimate, finite, report, roofline, training
+from .reports import (
+    bench_report,
+    devices_report,
+    estimate,
+    finite,
+    profile,
+    profile_report,
+    report,
+    roofline,
+    training,
+)
 
 # Size units: B, kB (or KB), MB, GB, TB are powers of 10^3; KiB, MiB, GiB, TiB powers of 2^10.
 SIZE_UNITS = {
@@ -177,6 +188,27 @@ def _parser() -> argparse.ArgumentParser:
     timing.add_argument("--quiet", action="store_true", help="no progress bars")
 
     add("devices", "the table of named GPUs: memory, bandwidth, dense peaks, sources")
+
+    lengths = add("profile", "length and span profile of source, text or length files")
+    lengths.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="a .py file (tokens per function or module, and bracket spans), a file of one "
+        "integer length per line, or other UTF-8 text (words per non-blank line)",
+    )  # fmt: skip
+    lengths.add_argument(
+        "--unit", choices=corpus.UNITS, default="function",
+        help=".py files: one sequence per function or per module",
+    )  # fmt: skip
+    lengths.add_argument(
+        "--boundaries", type=int, nargs="+", metavar="N",
+        help="bucket ends, increasing, for the padding waste with bucketing (default: none)",
+    )  # fmt: skip
+    lengths.add_argument("--heads", type=int, default=8, help="attention weights: heads")
+    lengths.add_argument("--batch", type=int, default=1, help="attention weights: batch size")
+    lengths.add_argument(
+        "--dtype", choices=sorted(DTYPES), default="fp16", help="attention weights: element type"
+    )
+    lengths.add_argument("--json", action="store_true", help="exact numbers as JSON")
     return parser
 
 
@@ -235,8 +267,18 @@ def _training(args, spec, profile) -> dict:
         budget, source = None, None
     precision = args.precision or _TRAINING_DEFAULTS["precision"]
     optimizer = args.optimizer or _TRAINING_DEFAULTS["optimizer"]
+    lists = "cpu" if profile is None else device_lists(profile)  # the GPU's autocast lists
     return training(spec, args.n, args.batch, precision, optimizer, args.checkpointing,
-                    args.attention, budget, source)  # fmt: skip
+                    args.attention, budget, source, lists)  # fmt: skip
+
+
+def _profile(args) -> dict:
+    """The profile command: lengths pooled over the files by kind, spans of the .py files."""
+    lengths, kinds = corpus.file_lengths(args.files, args.unit)
+    sources = [path for path, kind in kinds.items() if kind == "source"]
+    spans = corpus.bracket_spans(sources) if sources else None
+    return profile(lengths, spans, kinds, args.unit, args.boundaries, args.heads, args.batch,
+                   DTYPES[args.dtype])  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -258,19 +300,22 @@ def main(argv=None) -> int:
                 bench.save(records, args.out)
             print(bench_report(records))
             return 0
-        spec = _spec(args)
-        result = estimate(spec, args.n, args.batch, DTYPES[args.dtype], args.attention)
-        profile = None if args.device is None else devices.device_profile(args.device)
-        if profile is not None:
-            result["roofline"] = roofline(result, profile, args.dtype)
-        if args.train:
-            result["training"] = _training(args, spec, profile)
+        if args.command == "profile":
+            result = _profile(args)
+        else:
+            spec = _spec(args)
+            result = estimate(spec, args.n, args.batch, DTYPES[args.dtype], args.attention)
+            device = None if args.device is None else devices.device_profile(args.device)
+            if device is not None:
+                result["roofline"] = roofline(result, device, args.dtype)
+            if args.train:
+                result["training"] = _training(args, spec, device)
     except ValueError as error:
         parser.error(str(error))
     if args.json:
         print(json.dumps(finite(result), indent=2, allow_nan=False))
     else:
-        print(report(result))
+        print(profile_report(result) if args.command == "profile" else report(result))
     return 0
 
 

@@ -1,15 +1,17 @@
 """What the command line prints: both axes of one estimate, the roofline, the training step's
-memory against a budget, the device table, and a benchmark's records, as exact numbers
-(``--json``) or aligned text in human units.
+memory against a budget, the device table, a benchmark's records, and the length and span
+profile of files, as exact numbers (``--json``) or aligned text in human units.
 
 Units: FLOPs in GFLOP (10^9; MFLOP for one decode step), bytes in MiB (2^20; a budget and
-its margin also in GiB, 2^30), times in ms or us.
+its margin also in GiB, 2^30; a profile's attention weights in B, KiB, MiB or GiB, whichever
+reads best), times in ms or us.
 """
 
 import dataclasses
 import math
 
 from . import bench, devices
+from .advisor.profiles import length_profile, percentiles
 from .formulas import budget as training_budget
 from .formulas import costs, decode, paths, traffic
 from .registry import DTYPES, dtype_name
@@ -108,17 +110,19 @@ def roofline(result: dict, profile, dtype: str) -> dict:
 
 
 def training(spec, n: int, batch: int, precision: str, optimizer: str, checkpointing: bool,
-             attention: str, budget=None, source: str | None = None) -> dict:
+             attention: str, budget=None, source: str | None = None,
+             lists: str = "cpu") -> dict:
     """One training step's memory (``formulas.budget.training_memory``) against a budget.
 
     The TrainingMemory fields, and what they were computed for under "settings". budget:
     bytes or a device (``budget_bytes``), or None for the breakdown alone; source says
     where it came from. fits: total <= budget; margin_bytes: budget - total (negative
     when it does not fit); max_seq_len at this batch and max_batch at this n, None where
-    even 1 does not fit. Without a budget these five are None.
+    even 1 does not fit. Without a budget these five are None. lists: the autocast op lists
+    of the device the step runs on (``formulas.budget.device_lists``).
     """
     settings = {"precision": precision, "optimizer": optimizer, "checkpointing": checkpointing,
-                "attention": attention}  # fmt: skip
+                "attention": attention, "lists": lists}  # fmt: skip
     memory = training_budget.training_memory(spec, n, batch, **settings)
     line = {"settings": {**settings, "n": n, "batch": batch}, **dataclasses.asdict(memory)}
     line.update(budget_bytes=None, budget_source=source, fits=None, margin_bytes=None,
@@ -306,3 +310,75 @@ def bench_report(records) -> str:
                     f"peak memory x{base.peak_bytes / max(r.peak_bytes, 1):7.2f}"
                 )
     return "\n".join(lines)
+
+
+def profile(lengths, spans, kinds: dict, unit: str, boundaries, heads: int, batch: int,
+            dtype) -> dict:  # fmt: skip
+    """The profile of a reader's files as exact numbers: lengths and spans (``advisor``).
+
+    lengths and spans: ``advisor.corpus.CorpusSample`` (spans None without .py files);
+    kinds: each file's ``file_kind``. "lengths" holds the ``LengthProfile`` fields, "spans"
+    the ``Percentiles`` of the bracket spans (None where there are none); "skipped" names
+    the files each could not read.
+    """
+    if not lengths.values:
+        raise ValueError("no sequences in the files: every source file was skipped or holds "
+                         "no function (try --unit module)")  # fmt: skip
+    measured = length_profile(lengths.values, boundaries, None, heads, batch, dtype)
+    has_spans = spans is not None and spans.values
+    return {
+        "files": kinds,
+        "unit": unit if "source" in kinds.values() else None,
+        "skipped": {"lengths": list(lengths.skipped),
+                    "spans": [] if spans is None else list(spans.skipped)},  # fmt: skip
+        "lengths": dataclasses.asdict(measured),
+        "spans": dataclasses.asdict(percentiles(spans.values)) if has_spans else None,
+    }
+
+
+def _bytes(value: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if value >= size:
+            return f"{value / size:,.2f} {unit}"
+    return f"{value:,} B"
+
+
+def _waste(padding: dict) -> str:
+    return (f"{padding['waste']:.2%} ({padding['padding_tokens']:,} of "
+            f"{padding['padded_tokens']:,} padded tokens)")  # fmt: skip
+
+
+def profile_report(result: dict) -> str:
+    """The profile as aligned text: the files, length percentiles, padding, attention, spans."""
+    kinds = list(result["files"].values())
+    counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
+    per = f"; .py one sequence per {result['unit']}" if result["unit"] else ""
+    lengths, spans = result["lengths"], result["spans"]
+    skipped = result["skipped"]["lengths"] + result["skipped"]["spans"]
+    rows = [
+        ("files", f"{len(kinds)}: {counts}{per}"),
+        ("skipped (did not tokenize or parse)", ", ".join(dict.fromkeys(skipped)) or "none"),
+        ("sequences", f"{lengths['count']:,}"),
+        ("tokens", f"{lengths['tokens']:,}"),
+        ("length P50 / P90 / P99 / max", " / ".join(
+            f"{lengths[key]:,}" for key in ("p50", "p90", "p99", "max"))),
+        (f"padding waste, all padded to {lengths['padding']['ends'][-1]:,}",
+         _waste(lengths["padding"])),
+    ]  # fmt: skip
+    if lengths["bucketed"] is not None:
+        ends = ", ".join(f"{end:,}" for end in lengths["bucketed"]["ends"])
+        rows.append((f"padding waste, buckets {ends}", _waste(lengths["bucketed"])))
+    setting = f"{lengths['heads']} heads, batch {lengths['batch']}, {lengths['dtype']}"
+    rows.append(("attention weights, one layer", setting))
+    for key, name in (("p50", "P50"), ("p90", "P90"), ("p99", "P99"), ("max", "max")):
+        rows.append((f"  at {name}, n = {lengths[key]:,}", _bytes(lengths["attention_bytes"][key])))
+    if spans is None:
+        rows.append(("bracket spans", "n/a (no Python source)"))
+    else:
+        rows += [
+            ("bracket spans, tokens from ( [ { to its match", f"{spans['count']:,}"),
+            ("span P50 / P90 / P99 / max",
+             " / ".join(f"{spans[key]:,}" for key in ("p50", "p90", "p99", "max"))),
+        ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -1,0 +1,27 @@
+"""The advisor: from the reader's data to a model choice ("Choosing a model").
+
+``profiles`` measures what the data asks for (length percentiles, padding, attention bytes,
+the memory of a series, where a trained attention model looks); ``corpus`` reads lengths and
+bracket spans from the standard library's source or the reader's files.
+"""
+
+from .corpus import CorpusSample, bracket_spans, stdlib_files, token_lengths
+from .profiles import (
+    AttentionSpan,
+    LengthProfile,
+    attention_span,
+    autocorrelation_length,
+    length_profile,
+)
+
+__all__ = [
+    "AttentionSpan",
+    "CorpusSample",
+    "LengthProfile",
+    "attention_span",
+    "autocorrelation_length",
+    "bracket_spans",
+    "length_profile",
+    "stdlib_files",
+    "token_lengths",
+]
