@@ -245,7 +245,7 @@ def autocorrelation_length(series) -> int:
 
 @dataclass(frozen=True)
 class AttentionSpan:
-    """Where attention looks: the distance |t - s| weighted by the attention mass on it.
+    """Where attention looks: the distance ``|t - s|`` weighted by the attention mass on it.
 
     p50, p90: weighted nearest-rank percentiles; mean: sum_d d m_d / sum_d m_d; queries:
     the query rows pooled (batch x heads x layers x n, each of mass 1); mass_by_distance:
@@ -261,7 +261,7 @@ class AttentionSpan:
 
 def attention_span(model, batch) -> AttentionSpan:
     """Attention-weighted distance distribution: m_d = sum over b, layers, heads, t, s with
-    |t - s| = d of A[t, s], then its P50, P90 and mean.
+    ``|t - s|`` = d of A[t, s], then its P50, P90 and mean.
 
     Derived in "Choosing a model". model: a Transformer module from ``build(spec)`` with
     explicit attention (its ``Scores`` modules give the softmax weights; full, blocked and
@@ -306,7 +306,7 @@ def attention_span(model, batch) -> AttentionSpan:
 
 
 def _layout(layer, weights, n: int):
-    """(|t - s| for each entry of a Scores output, 1 for real query rows and 0 for padding).
+    """(``|t - s|`` for each entry of a Scores output, 1 for real query rows and 0 for padding).
 
     Layouts: full (..., g n, n); blocked local (..., blocks, g w, keys), block b's row r
     query b w + r mod w and key j at b w - w + j; banded (..., n, g, W), key t - w + j.
