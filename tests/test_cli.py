@@ -495,3 +495,48 @@ def test_bad_profile_input_gives_one_line_and_exits_2(tmp_path, capsys, monkeypa
 
 def test_profile_unit_choices_come_from_the_corpus():
     assert pc.cli.parser_choices("profile", "--unit") == list(pc.advisor.corpus.UNITS)
+
+
+def run_command(arguments: str, capsys):
+    """main() on a whole command line: (exit status, stdout, stderr)."""
+    try:
+        status = main(arguments.split())
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(arguments, status, out, err)
+
+
+RECOMMEND = "recommend --span-p90 1000 --n-p90 3000 --device t4 --batch 4 --d-model 768 --heads 12"
+
+
+def test_recommend_prints_the_advisors_answer(capsys):
+    result = run_command(RECOMMEND + " --dtype fp16 --latency-p95 200ms --json", capsys)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    chosen = pc.advisor.recommend(1000, 3000, device="t4", batch=4, d_model=768, heads=12,
+                                  dtype="fp16", latency_p95_s=0.2)  # fmt: skip
+    assert out["choice"] == chosen.choice and out["spec"] == repr(chosen.spec)
+    assert out["quadrant"] == list(chosen.quadrant)
+    assert [r["value"] for r in out["reasons"]] == [r.value for r in chosen.reasons]
+    text = run_command(RECOMMEND + " --dtype fp16", capsys).stdout
+    assert text.startswith(f"choice        {chosen.choice}: ")
+    assert "what would change the answer" in text and "The whole training budget" in text
+
+
+@pytest.mark.parametrize("text,seconds", [("200ms", 0.2), ("0.2s", 0.2), ("150us", 150e-6),
+                                          ("2", 2.0), ("1e-3", 1e-3)])  # fmt: skip
+def test_durations_are_parsed(text, seconds):
+    assert pc.cli.parse_duration(text) == pytest.approx(seconds, rel=0, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [("--latency-p95 fast", "invalid duration"), ("--latency-p95 0ms", "invalid duration"),
+     ("--span-p90 9000", "span_p90"), ("--device k80", "invalid choice"),
+     ("--budget 16gigs", "invalid size"), ("--batch 0", "batch")],
+)  # fmt: skip
+def test_recommend_bad_input_is_one_line_and_exit_2(extra, needle, capsys):
+    result = run_command(f"{RECOMMEND} {extra}", capsys)
+    assert result.returncode == 2
+    assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1

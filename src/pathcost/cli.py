@@ -1,4 +1,4 @@
-"""Command line: ``python -m pathcost estimate|bench|devices|profile ...``, over the package.
+"""Command line: ``python -m pathcost estimate|bench|devices|profile|recommend ...``.
 
 It parses, builds the spec and calls the package; ``reports`` formats what it prints
 (``--json`` gives exact integers, and seconds as floats).
@@ -14,7 +14,8 @@ from decimal import Decimal
 import torch
 
 from . import bench, devices, runtime
-from .advisor import corpus
+from .advisor import corpus, recommend
+from .advisor.report import as_dict, recommendation_report
 from .formulas.budget import device_lists, training_memory
 from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, OPTIMIZERS, PRECISIONS, RUN_SIZES
 from .reports import (
@@ -64,6 +65,26 @@ def parse_size(text: str) -> int:
     if value != value.to_integral_value() or value < 1:
         raise ValueError(f"invalid size {text!r}: it must be a whole number of bytes >= 1")
     return int(value)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?(?:[eE]-?\d+)?) ?(s|ms|us)?")
+_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a duration such as "200ms", "0.2s", "150us" or "0.2" (seconds), > 0."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"invalid duration {text!r}: give a positive number and s, ms or us, "
+                         "e.g. 200ms")  # fmt: skip
+    return float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _size(text: str) -> int:
@@ -189,6 +210,26 @@ def _parser() -> argparse.ArgumentParser:
 
     add("devices", "the table of named GPUs: memory, bandwidth, dense peaks, sources")
 
+    choose = add("recommend", "the model to try first for a span, a length, a budget, a latency")
+    choose.add_argument("--span-p90", type=int, required=True,
+                        help="90th percentile of the dependency spans (tokens)")  # fmt: skip
+    choose.add_argument("--n-p90", type=int, required=True,
+                        help="90th percentile of the sequence lengths (tokens)")  # fmt: skip
+    choose.add_argument("--device", choices=[*devices.DEVICES, devices.THIS], default="this",
+                        help="a GPU of the devices table, or this machine as measured")  # fmt: skip
+    choose.add_argument("--budget", type=_size,
+                        help=f"memory to fit ({_UNITS_TEXT}) (default: the device's)")  # fmt: skip
+    choose.add_argument("--batch", type=int, default=1, help="batch size")
+    choose.add_argument("--inference", action="store_true",
+                        help="fit weights and decode state, not a training step")  # fmt: skip
+    choose.add_argument("--latency-p95", type=_duration,
+                        help="bound on one sequence's forward, e.g. 200ms (default: none)")
+    choose.add_argument("--d-model", type=int, default=512, help="width of every candidate")
+    choose.add_argument("--heads", type=int, default=8, help="attention heads of the candidates")
+    choose.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16",
+                        help="element type (training: its mixed precision)")  # fmt: skip
+    choose.add_argument("--json", action="store_true", help="exact numbers as JSON")
+
     lengths = add("profile", "length and span profile of source, text or length files")
     lengths.add_argument(
         "files", nargs="+", metavar="FILE",
@@ -299,6 +340,16 @@ def main(argv=None) -> int:
             if args.out:
                 bench.save(records, args.out)
             print(bench_report(records))
+            return 0
+        if args.command == "recommend":
+            chosen = recommend(args.span_p90, args.n_p90, device=args.device,
+                               budget_bytes=args.budget, batch=args.batch,
+                               training=not args.inference, latency_p95_s=args.latency_p95,
+                               d_model=args.d_model, heads=args.heads, dtype=args.dtype)
+            if args.json:
+                print(json.dumps(finite(as_dict(chosen)), indent=2, allow_nan=False))
+            else:
+                print(recommendation_report(chosen))
             return 0
         if args.command == "profile":
             result = _profile(args)

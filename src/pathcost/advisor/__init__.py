@@ -2,9 +2,11 @@
 
 ``profiles`` measures what the data asks for (length percentiles, padding, attention bytes,
 the memory of a series, where a trained attention model looks); ``corpus`` reads lengths and
-bracket spans from the standard library's source or the reader's files.
+bracket spans from the standard library's source or the reader's files; ``choice.recommend`` turns
+a span, a length, a budget and a latency target into a choice, with its reasons.
 """
 
+from .choice import THRESHOLDS, Reason, Recommendation, recommend
 from .corpus import CorpusSample, bracket_spans, stdlib_files, token_lengths
 from .profiles import (
     AttentionSpan,
@@ -18,10 +20,14 @@ __all__ = [
     "AttentionSpan",
     "CorpusSample",
     "LengthProfile",
+    "Reason",
+    "Recommendation",
+    "THRESHOLDS",
     "attention_span",
     "autocorrelation_length",
     "bracket_spans",
     "length_profile",
+    "recommend",
     "stdlib_files",
     "token_lengths",
 ]

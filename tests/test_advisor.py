@@ -1,0 +1,106 @@
+"""The advisor's choice: its quadrants, its exclusions with their numbers, and its properties."""
+
+import math
+
+import pytest
+
+import pathcost as pc
+from pathcost.advisor.choice import CHOICES, THRESHOLDS, candidates, recommend
+from pathcost.formulas import budget, kernels, paths
+
+# (keyword arguments, expected quadrant); fp16 because a T4 has no bf16 peak
+CASES = {
+    "small span, large budget": dict(span_p90=64, n_p90=128, device="t4", batch=32, dtype="fp16"),
+    "small span, small budget": dict(span_p90=64, n_p90=16384, device="t4", batch=8, dtype="fp16"),
+    "large span, large budget": dict(span_p90=600, n_p90=4096, device="a100-80gb", batch=2),
+    "large span, small budget": dict(span_p90=1000, n_p90=3000, device="t4", batch=4,
+                                     d_model=768, heads=12, dtype="fp16"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("quadrant", list(CASES))
+def test_every_quadrant_is_reached(quadrant):
+    r = recommend(**CASES[quadrant])
+    assert ", ".join(r.quadrant) == quadrant
+    assert r.choice in CHOICES
+    assert paths.path_length(r.spec, CASES[quadrant]["span_p90"]) < math.inf  # it reaches
+
+
+def test_explicit_attention_ruled_out_by_the_budget_and_the_fused_kernel_admitted():
+    args = CASES["large span, small budget"]
+    r = recommend(**args)
+    out = r.ruled_out["transformer"]
+    explicit = pc.training_memory(pc.Transformer(768, 12, 3072, 6), 3000, 4, "mixed-fp16",
+                                  "adamw", lists="cuda").total  # fmt: skip
+    assert out.value == explicit and out.against == budget.budget_bytes("t4") < explicit
+    assert r.choice == "transformer-fused" and "transformer-fused" not in r.ruled_out
+    assert any("full attention" in change for change in r.what_would_change)
+
+
+def test_a_latency_target_rules_out_the_serial_models_with_the_number():
+    r = recommend(span_p90=600, n_p90=4096, device="a100-80gb", batch=2, latency_p95_s=1e-3)
+    reason = r.ruled_out["lstm"]
+    assert reason.against == 1e-3 < reason.value == r.estimates["lstm"]["latency_bound_s"]
+    steps = paths.sequential_steps(pc.LSTM(512), 4096)
+    assert reason.value >= steps * 1e-3 / 4096  # S sequential steps, each at least a bound
+    assert f"{reason.value:.3g}" in reason.text
+
+
+def test_a_span_beyond_the_reach_of_a_cnn_of_the_allowed_depth():
+    r = recommend(span_p90=300, n_p90=1024, device="a100-80gb", cnn_max_layers=3)
+    needed = paths.covering_cnn(300, 512, kernel=THRESHOLDS["cnn_kernel"], dilation_base=2)
+    assert needed.layers > 3
+    assert r.ruled_out["cnn"].value == needed.layers and r.ruled_out["cnn"].against == 3
+
+
+def test_every_number_in_the_reasons_is_the_package_functions():
+    args = CASES["large span, small budget"]
+    r = recommend(**args)
+    e = r.estimates[r.choice]
+    by_text = {reason.text.split(": ", 1)[-1]: reason for reason in r.reasons}
+    assert by_text["path length at the span"].value == paths.path_length(r.spec, 1000)
+    attention = "sdpa" if r.choice == "transformer-fused" else "explicit"
+    total = pc.training_memory(r.spec, 3000, 4, "mixed-fp16", "adamw", False, attention,
+                               "cuda").total  # fmt: skip
+    assert by_text["memory against the budget"].value == total == e["memory_bytes"]
+    flops = kernels.executed_forward_flops(r.spec, 3000, 4, attention)
+    moved = pc.bytes_moved(r.spec, 3000, 4, pc.registry.DTYPES["fp16"], "forward", "ideal")
+    bound = pc.roofline_time(3 * flops, 3 * moved, "t4", "fp16")
+    assert by_text["time bound of a training step (s)"].value == bound
+
+
+@pytest.mark.parametrize("span", [600, 2000])
+def test_more_budget_never_picks_a_longer_path_at_the_span(span):
+    picked = [recommend(span_p90=span, n_p90=8192, device="a100-80gb", budget_bytes=b)
+              for b in (2 * 2**30, 8 * 2**30, 40 * 2**30, 80 * 10**9)]  # fmt: skip
+    lengths = [paths.path_length(r.spec, span) for r in picked]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_a_longer_span_never_picks_a_longer_path_at_that_span():
+    spans = [100, 300, 600, 1200, 2400]
+    picked = [recommend(span_p90=s, n_p90=4096, device="a100-40gb", batch=4) for s in spans]
+    for (earlier, later), span in zip(zip(picked, picked[1:]), spans[1:]):
+        earlier_at_span = paths.path_length(
+            candidates(span, 512, 8, THRESHOLDS)[earlier.choice],
+            span,
+        )  # the earlier choice, sized for the longer span
+        assert paths.path_length(later.spec, span) <= earlier_at_span
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(span_p90=5000, n_p90=4096), "span_p90"),
+        (dict(span_p90=0, n_p90=4096), "span_p90"),
+        (dict(span_p90=10, n_p90=100, batch=0), "batch"),
+        (dict(span_p90=10, n_p90=100, device="k80"), "name"),
+        (dict(span_p90=10, n_p90=100, latency_p95_s="fast"), "latency_p95_s"),
+        (dict(span_p90=10, n_p90=100, latency_p95_s=-1.0), "latency_p95_s"),
+        (dict(span_p90=10, n_p90=100, dtype="int8"), "dtype"),
+        (dict(span_p90=10, n_p90=100, span_short=3), "threshold"),
+    ],
+)
+def test_bad_input_is_refused_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        recommend(**{"device": "a100-80gb", **kwargs})
