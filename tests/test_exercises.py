@@ -128,6 +128,14 @@ def right_slope(ns, ys):
             "n=512",
         ),
         (
+            pc.exercises.check_padding_waste,
+            lambda lengths, boundaries: 1 - sum(lengths) / sum(
+                next((b for b in boundaries if b >= n), max(lengths)) for n in lengths
+            ),
+            lambda lengths, boundaries: 1 - sum(lengths) / (len(lengths) * max(lengths)),
+            "boundaries=[8]",  # no bucketing: every sequence padded to the longest
+        ),
+        (
             pc.exercises.check_can_reach,
             right_reach,
             lambda spec, span: pc.receptive_field(spec) >= span,

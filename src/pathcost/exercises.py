@@ -7,6 +7,7 @@ value expected. It returns True when every case passes, so a notebook cell can a
 
 import math
 
+from .advisor.profiles import padding_waste
 from .bench.fits import fit_exponent
 from .checks import is_real, require_callable
 from .formulas import budget, costs, decode, kernels, paths
@@ -240,3 +241,18 @@ def check_max_batch(fn) -> bool:
                              (specs[2], 1024, 40 * 10**9), (specs[1], 4096, 24 * 2**30)]
              for p in ("mixed-bf16", "pure-bf16")]  # fmt: skip
     return check(fn, cases, _max_batch)
+
+
+def _padding_waste(lengths, boundaries) -> float:
+    return padding_waste(lengths, boundaries).waste
+
+
+def check_padding_waste(fn) -> bool:
+    """Exercise of "Choosing a model": fn(lengths, boundaries) -> padding tokens / padded
+    tokens when each sequence is padded to the smallest boundary at or above it (above the
+    last boundary: to the longest length)."""
+    cases = [dict(lengths=ls, boundaries=bs) for ls, bs in [
+        ([5], [8]), ([1, 2, 3, 4], [2]), ([3, 9, 17, 64, 65], [8, 16, 64]),
+        ([100, 7, 7, 30], [10, 20, 40, 80]), ([1000, 3, 300], [64, 256, 1024, 4096]),
+    ]]  # fmt: skip
+    return check(fn, cases, _padding_waste, rel_tol=1e-12)  # a ratio of two integers

@@ -5,6 +5,7 @@ training sees over distance (gradient norms, accuracy against span), ``costs`` a
 (FLOP shares, memory, time and utilisation against n), ``budget`` a training step's bytes.
 """
 
+from . import advisor
 from .budget import breakdown, checkpoint_trade
 from .costs import attention_kernels, flop_shares, flops_vs_n, memory_vs_n, scaling, utilization
 from .learning import accuracy_vs_span, gradient_decay
@@ -23,6 +24,7 @@ __all__ = [
     "MARKERS",
     "MUTED",
     "accuracy_vs_span",
+    "advisor",
     "attention_kernels",
     "breakdown",
     "checkpoint_trade",

@@ -1,0 +1,34 @@
+"""The advisor's figures draw what they are given, where they are told, and refuse an empty list."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+import pathcost as pc  # noqa: E402
+
+
+def test_decision_matrix_places_each_case_and_the_two_lines():
+    points = [("a", 32, 0.01, "cnn"), ("b", 2048, 3.0, "transformer-fused")]
+    ax = pc.plots.advisor.decision_matrix(points, span_long=512)
+    drawn = [tuple(line.get_xydata()[0]) for line in ax.lines if line.get_marker() == "o"]
+    assert drawn == [(32.0, 0.01), (2048.0, 3.0)]
+    assert {line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "-"} >= {512}
+    texts = {t.get_text() for t in ax.texts}
+    assert set(pc.plots.advisor.MATRIX.values()) <= texts and "a\n→ cnn" in texts
+
+
+def test_two_axis_map_fills_measured_points_only():
+    spec = pc.LSTM(8)
+    ax = pc.plots.advisor.two_axis_map([(spec, 12, 100, True), (spec, 12, 100, False)])
+    faces = [line.get_markerfacecolor() for line in ax.lines]
+    assert faces[0] != "white" and faces[1] == "white"
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+
+
+@pytest.mark.parametrize("draw", [lambda: pc.plots.advisor.decision_matrix([], 512),
+                                  lambda: pc.plots.advisor.two_axis_map([])])
+def test_nothing_to_draw_is_refused(draw):
+    with pytest.raises(ValueError, match="points"):
+        draw()
