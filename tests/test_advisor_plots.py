@@ -23,7 +23,7 @@ def test_two_axis_map_fills_measured_points_only():
     spec = pc.LSTM(8)
     ax = pc.plots.advisor.two_axis_map([(spec, 12, 100, True), (spec, 12, 100, False)])
     faces = [line.get_markerfacecolor() for line in ax.lines]
-    assert faces[0] != "white" and faces[1] == "white"
+    assert faces[0] == "white" and faces[1] != "white"  # the measurement drawn on top
     assert ax.get_xscale() == ax.get_yscale() == "log"
 
 

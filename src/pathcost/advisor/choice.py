@@ -8,12 +8,13 @@ sequential steps, the whole training step (``formulas.budget``) against the budg
 decode state, and roofline bounds on the device (``devices``). A candidate that does not
 fit, misses the latency target or needs a deeper CNN than allowed is ruled out, with its
 number; the rest are ranked: below the long-span threshold by the time bound of a
-training step (every candidate reaches the span), at or above it by path length at the
-span, then by time (ties: the smaller memory). The quadrant is the article's 2 x 2 matrix:
+training step, or of one sequence's forward for inference (every candidate reaches the
+span), at or above it by path length at the span, then by time (ties: the smaller
+memory). The quadrant is the article's 2 x 2 matrix:
 span small or large, budget small or large (whether explicit full attention fits).
 
 Not yet covered: the "hybrid" choice of the article's streaming scenario (a strided
-convolution, then an LSTM or attention) waits for its registered spec.
+convolution, then an LSTM or attention) is not among the candidates yet.
 """
 
 from dataclasses import dataclass
@@ -171,9 +172,10 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     ruled_out = _rule_out(specs, numbers, limits, latency_p95_s)
     long_span = span_p90 >= limits["span_long"]
 
-    def rank(c):
+    def rank(c):  # training: a step's time; inference: one sequence's latency
         e = numbers[c]
-        time, path, memory = e["step_time_bound_s"], e["path_length_at_span"], e["memory_bytes"]
+        time = e["step_time_bound_s"] if training else e["latency_bound_s"]
+        path, memory = e["path_length_at_span"], e["memory_bytes"]
         return (path, time, memory) if long_span else (time, path, memory)
 
     ranked = sorted((c for c in CHOICES if c not in ruled_out), key=rank)

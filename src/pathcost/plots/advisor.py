@@ -12,7 +12,8 @@ MATRIX = {  # the article's matrix, by (span large, budget large)
 
 
 def decision_matrix(points, span_long: int, ax=None):
-    """The 2 x 2 matrix: span against explicit attention's memory over the budget, log-log.
+    """The 2 x 2 matrix: span against explicit attention's memory (its training step, or its
+    weights and decode state for inference) over the budget, log-log.
 
     points: (name, span, explicit training bytes / budget, choice) per case. The vertical
     line is the long-span threshold, the horizontal one the budget (ratio 1); each quadrant
@@ -38,26 +39,28 @@ def decision_matrix(points, span_long: int, ax=None):
                     textcoords="offset points", fontsize=8)  # fmt: skip
     ax.set(xscale="log", yscale="log", xlim=(low_x, high_x), ylim=(low_y, high_y))
     ax.set_xlabel("dependency span P90 (tokens)")
-    ax.set_ylabel("explicit attention's training step / budget")
+    ax.set_ylabel("explicit attention's memory / budget")
     return ax
 
 
 def two_axis_map(points, ax=None):
     """Path length at the span (x) against the cost at n (y), log-log, one point per model.
 
-    points: (spec, path length, FLOPs, measured) per model; measured points are filled,
-    formula points open. Colour and label from the registry; the spec's repr is not shown.
+    points: (spec, path length, FLOPs, measured) per model; measured points are small and
+    filled, drawn over the large open formula points, so a measurement on its formula sits
+    inside it. Colour and label from the registry; a windowed Transformer is a square.
     """
     if not points:
         raise ValueError("points must hold at least one (spec, path length, flops, measured)")
     if ax is None:
         _, ax = figure(width=7.0, height=4.4)
     seen = set()
-    for spec, path, flops, measured in points:
-        name = label(spec)
+    for spec, path, flops, measured in sorted(points, key=lambda p: p[3]):  # formula first
+        windowed = getattr(spec, "window", None) is not None
+        name = label(spec) + (", windowed" if windowed else "")
         text = f"{name} ({'measured' if measured else 'formula'})"
-        ax.plot(path, flops, "o", ms=9, color=colour(spec),
-                mfc=colour(spec) if measured else "white",
+        ax.plot(path, flops, "s" if windowed else "o", ms=5 if measured else 11,
+                color=colour(spec), mfc=colour(spec) if measured else "white",
                 label=None if text in seen else text)  # fmt: skip
         seen.add(text)
     ax.set(xscale="log", yscale="log")
