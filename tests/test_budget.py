@@ -54,7 +54,57 @@ def test_params_grads_and_optimizer_state_equal_the_real_tensors(
     assert measured.peak > measured.params + measured.optimizer
 
 
-@pytest.mark.parametrize("spec", SPECS)
+HYBRIDS = [  # a strided convolution in front of each body (no checkpointing: refused)
+    pc.Hybrid(4, pc.RNN(16, layers=2)),
+    pc.Hybrid(3, pc.LSTM(12, layers=2)),
+    pc.Hybrid(1, pc.LSTM(8, layers=3)),
+    pc.Hybrid(2, pc.CNN(16, kernel=3, layers=2, dilations=(1, 2))),
+    pc.Hybrid(4, pc.Transformer(16, heads=2, d_ff=32, layers=2)),
+    pc.Hybrid(3, pc.Transformer(16, heads=4, d_ff=24, layers=1, kv_heads=2, positional=True)),
+]
+HYBRID_STEPS = [
+    pytest.param(spec, precision, list(OPTIMIZERS)[(i + len(precision)) % 4],
+                 id=f"Hybrid{i}-{precision}")
+    for (i, spec), precision in itertools.product(enumerate(HYBRIDS), PRECISIONS)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec,precision,optimizer", HYBRID_STEPS)
+def test_a_hybrid_steps_params_grads_state_and_kept_activations_equal_the_real_tensors(
+    spec, precision, optimizer
+):
+    """Law: as for the four; and what a forward leaves alive for backward (its output aside)
+    = activations, with the body's saved bytes at ceil(n / s) tokens."""
+    torch.manual_seed(0)
+    step = prepare(spec, 7, 2, precision, optimizer, dev="cpu")
+    measured = step_memory(step)
+    formula = pc.training_memory(spec, 7, 2, precision, optimizer)
+    assert (formula.params, formula.grads, formula.optimizer, formula.master) == (
+        measured.params, measured.grads, measured.optimizer, 0
+    )  # fmt: skip
+    weights = PRECISIONS[precision].weights
+
+    def forward():
+        with step.autocast():
+            return step.module(torch.randn(2, 7, spec.d_model, dtype=weights))
+
+    held, y = held_bytes(forward)  # y: a view of the s ceil(n / s) repeated outputs
+    assert formula.activations == held - y.untyped_storage().nbytes()
+
+
+def test_a_hybrid_is_not_checkpointed():
+    for checkpointing in (True, 1):
+        with pytest.raises(ValueError, match="checkpointing must be False for a Hybrid"):
+            pc.training_memory(HYBRIDS[0], 8, checkpointing=checkpointing)
+        with pytest.raises(ValueError, match="checkpointing must be False for a Hybrid"):
+            prepare(HYBRIDS[0], 8, checkpointing=checkpointing, dev="cpu")
+    assert pc.training_memory(HYBRIDS[0], 8, checkpointing=0) == pc.training_memory(HYBRIDS[0], 8)
+    for formula in (budget.recompute_flops, budget.checkpointed_activation_bytes):
+        with pytest.raises(ValueError, match="checkpointing must be False for a Hybrid"):
+            formula(HYBRIDS[0], 8)
+
+
+@pytest.mark.parametrize("spec", SPECS + HYBRIDS)
 def test_parameter_tensors_count_the_module_parameters(spec):
     assert budget.parameter_tensors(spec) == len(list(pc.build(spec).parameters()))
 
@@ -62,10 +112,12 @@ def test_parameter_tensors_count_the_module_parameters(spec):
 AUTOCAST = [
     pytest.param(spec, n, batch, dtype, attention, id=f"{spec}-{n}-{batch}-{dtype}-{attention}")
     for spec in [*SPECS, pc.Transformer(16, 2, 32, 1, window=3), pc.CNN(8, 5, 3, causal=False),
-                 pc.Transformer(16, 2, 32, 1, causal=False), pc.LSTM(8, layers=3)]
+                 pc.Transformer(16, 2, 32, 1, causal=False), pc.LSTM(8, layers=3), *HYBRIDS,
+                 pc.Hybrid(3, pc.Transformer(16, 2, 32, 1, window=2, causal=False))]
     for n, batch in [(5, 1), (9, 3)]
     for dtype in (torch.bfloat16, torch.float16)
-    for attention in (("explicit", "sdpa") if isinstance(spec, pc.Transformer) else ("explicit",))
+    for attention in (("explicit", "sdpa")
+                      if isinstance(getattr(spec, "then", spec), pc.Transformer) else ("explicit",))
 ]  # fmt: skip
 
 

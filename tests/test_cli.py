@@ -74,9 +74,24 @@ def test_recurrent_and_convolutional_estimates(capsys):
     assert cnn["receptive_field"] == 31 and cnn["path_length_first_to_last"] == "inf"
 
 
+def test_a_hybrid_is_its_stride_and_a_body_sized_by_the_same_options(capsys):
+    args = "--arch hybrid --stride 3 --then transformer --d-model 64 --heads 4 --layers 2 --n 100"
+    out = json.loads(run(args + " --json", capsys).stdout)
+    spec = pc.Hybrid(3, pc.Transformer(64, 4, 256, 2))
+    assert out["spec"] == repr(spec)
+    assert out["forward_flops_by_component"] == pc.forward_flops_by_component(spec, 100, 1)
+    assert out["activation_bytes"] == pc.activation_bytes(spec, 100, 1, torch.float16)
+    assert (out["path_length_first_to_last"], out["sequential_steps"]) == (2, 3)
+    assert out["decode_state_bytes"] is None and out["forward_bytes"]["unfused"] > 0
+    default = json.loads(run("--arch hybrid --d-model 64 --n 100 --train --json", capsys).stdout)
+    assert default["spec"] == repr(pc.Hybrid(4, pc.LSTM(64))) and default["training"]["total"]
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
+        ("--arch hybrid --then hybrid --n 16", "invalid choice: 'hybrid'"),
+        ("--arch hybrid --stride 0 --n 16", "stride must be an integer >= 1"),
         ("--arch transformer --heads 7 --n 16", "d_model must be divisible by heads"),
         ("--arch rnn --n 0", "n must be an integer >= 1"),
         ("--arch gru --n 16", "invalid choice: 'gru'"),
@@ -214,6 +229,7 @@ HELP_DEFAULTS = {
         "(default: explicit)", "(default: 3)", "(default: 1)", "(default: full attention)",
         "(default: none)", "(default: all 1)", "(default: causal)", "(default: adam)",
         "(default: fp32)", "(default: off)", "(default: --device's memory, else none)",
+        "(default: 4)", "(default: lstm)",
     ],
     "bench": [
         "(default: all)", "(default: 1)", "(default: forward)", "(default: 4.0)",
@@ -540,3 +556,10 @@ def test_recommend_bad_input_is_one_line_and_exit_2(extra, needle, capsys):
     result = run_command(f"{RECOMMEND} {extra}", capsys)
     assert result.returncode == 2
     assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_causal_hybrid_prints_no_decode_numbers(capsys):
+    """A stride-1 Hybrid is causal, but no Decoder runs a Hybrid: decode rows are n/a."""
+    out = json.loads(run("--arch hybrid --stride 1 --n 64 --json", capsys).stdout)
+    assert out["decode_state_bytes"] is out["decode_step_flops"] is out["decode_bytes"] is None
+    assert out["forward_flops"] == pc.forward_flops(pc.Hybrid(1, pc.LSTM(512, 1)), 64)

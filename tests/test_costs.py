@@ -54,12 +54,29 @@ def _recurrences():  # recurrences loop over n in Python: small n (FLOPs are lin
         yield kind(d, L), n, B
 
 
-GRID = [*_transformers(), *_grouped_transformers(), *_cnns(), *_recurrences()]
+def _hybrids():  # a strided convolution in front of each body; n not a multiple of every s
+    bodies = [
+        pc.LSTM(8, 2),
+        pc.RNN(8),
+        pc.CNN(8, 3, 2, dilations=(1, 2)),
+        pc.CNN(8, 5, 2, causal=False),
+        pc.Transformer(16, 4, 24, 2),
+        pc.Transformer(16, 4, 24, 1, window=3, causal=False, kv_heads=2),
+    ]
+    for index, (then, stride, n) in enumerate(
+        itertools.product(bodies, [1, 2, 5], [1, 7, 40, 65536])
+    ):
+        if n <= 40 or isinstance(then, (pc.CNN, pc.Transformer)):  # a recurrence loops in Python
+            yield pc.Hybrid(stride, then), n, 1 + index % 2
+
+
+GRID = [*_transformers(), *_grouped_transformers(), *_cnns(), *_recurrences(), *_hybrids()]
 
 
 def test_the_grid_is_large_and_covers_every_architecture():
     kinds = {type(spec) for spec, _, _ in GRID}
-    assert len(GRID) >= 200 and kinds == {pc.RNN, pc.LSTM, pc.CNN, pc.Transformer}
+    registered = {entry.spec for entry in pc.registry.ARCHITECTURES.values()}
+    assert len(GRID) >= 200 and kinds == registered
     assert max(n for _, n, _ in GRID) == 65536
     assert {spec.group_size for spec, _, _ in GRID if isinstance(spec, pc.Transformer)} == {
         1, 2, 4
@@ -101,6 +118,13 @@ SMALL = [
     pc.Transformer(16, 4, 24, 1, kv_heads=2, causal=False),
     pc.Transformer(16, 4, 32, 2, window=3, kv_heads=1),
     pc.Transformer(16, 4, 24, 1, window=2, causal=False, kv_heads=2),
+    pc.Hybrid(4, pc.LSTM(8, 2)),
+    pc.Hybrid(3, pc.RNN(12)),
+    pc.Hybrid(2, pc.CNN(8, 3, 2, dilations=(1, 2))),  # its body's conv adds to its own
+    pc.Hybrid(1, pc.CNN(8, 5, 1, causal=False)),
+    pc.Hybrid(3, pc.Transformer(16, 4, 32, 2)),
+    pc.Hybrid(2, pc.Transformer(16, 4, 32, 1, window=2, kv_heads=2, positional=True)),
+    pc.Hybrid(5, pc.Transformer(16, 2, 24, 1, causal=False)),
 ]
 
 

@@ -185,6 +185,10 @@ def test_generation_steps_equal_the_longest_chain_of_the_generation_loop(spec, n
         (lambda: pc.generation_steps(pc.RNN(4), 0), "n"),
         (lambda: pc.kv_cache_bytes(pc.Transformer(8, 2), -1), "n"),
         (lambda: pc.kv_cache_rows(pc.RNN(4), 3), "spec"),
+        (lambda: pc.decode_state_bytes(pc.Hybrid(1, pc.LSTM(4)), 4), "spec must not be a Hybrid"),
+        (lambda: pc.decode_step_flops(pc.Hybrid(4, pc.RNN(4)), 4), "spec must not be a Hybrid"),
+        (lambda: pc.generation_steps(pc.Hybrid(1, pc.CNN(4)), 4), "spec must not be a Hybrid"),
+        (lambda: pc.kv_cache_bytes(pc.Hybrid(1, pc.Transformer(8, 2)), 4), "Hybrid"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

@@ -43,12 +43,30 @@ FULL = [
     pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2),
     pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, causal=False),
 ]
+# A strided convolution, then a body: n = 13 leaves a short last token for every stride
+HYBRIDS = [
+    pc.Hybrid(4, pc.LSTM(d_model=4, layers=2)),
+    pc.Hybrid(3, pc.RNN(d_model=4)),
+    pc.Hybrid(1, pc.RNN(d_model=4)),
+    pc.Hybrid(2, pc.CNN(d_model=4, kernel=3, layers=2)),
+    pc.Hybrid(3, pc.CNN(d_model=4, kernel=3, layers=2, dilations=(1, 2), causal=False)),
+    pc.Hybrid(3, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2)),
+    pc.Hybrid(2, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=1)),
+    pc.Hybrid(4, pc.Transformer(d_model=4, heads=1, d_ff=8, layers=1, causal=False)),
+]
+BOUNDED = [spec for spec in HYBRIDS if pc.receptive_field(spec) != math.inf]
 KERNELS = ["explicit", "sdpa"]
 
 
 def formula(spec, i, j):
-    """paths.path_length for input i, output j: inf when a causal model looks back."""
-    return math.inf if spec.causal and j < i else pc.path_length(spec, abs(j - i))
+    """paths.path_length_between for input i, output j: inf when a causal model looks back."""
+    return pc.paths.path_length_between(spec, i, j)
+
+
+def kernels(spec):
+    """The attention kernels to measure spec with: both where it attends, else explicit."""
+    attends = isinstance(getattr(spec, "then", spec), pc.Transformer)
+    return KERNELS if attends else KERNELS[:1]
 
 
 def table(function, n):
@@ -78,10 +96,20 @@ def test_formula_holds_away_from_the_sequence_ends(spec):
     ]
 
 
-@pytest.mark.parametrize("spec", RECURRENT + CNNS + OVERSHOOTING + WINDOWED + FULL, ids=repr)
+@pytest.mark.parametrize("spec", HYBRIDS, ids=repr)
+@pytest.mark.parametrize("attention", KERNELS)
+def test_measured_hybrid_path_length_equals_the_formula(spec, attention):
+    n = 13
+    if attention in kernels(spec):
+        assert measured(spec, n, attention) == table(lambda i, j: formula(spec, i, j), n)
+
+
+@pytest.mark.parametrize(
+    "spec", RECURRENT + CNNS + OVERSHOOTING + WINDOWED + FULL + HYBRIDS, ids=repr
+)
 def test_measured_path_length_equals_the_search_of_the_routing_graph(spec):
     n = 13
-    for attention in KERNELS if isinstance(spec, pc.Transformer) else KERNELS[:1]:
+    for attention in kernels(spec):
         assert measured(spec, n, attention) == table(
             lambda i, j: pc.shortest_path(spec, n, i, j)[0], n
         )
@@ -109,11 +137,20 @@ def test_the_gridded_hole_and_the_window_switch_are_measured():
 
 @pytest.mark.parametrize("spec", CNNS + OVERSHOOTING + WINDOWED, ids=repr)
 def test_measured_receptive_field_equals_the_formula(spec):
-    for attention in KERNELS if isinstance(spec, pc.Transformer) else KERNELS[:1]:
+    for attention in kernels(spec):
         assert jacobians.receptive_field(spec, 20, attention) == pc.receptive_field(spec)
 
 
-@pytest.mark.parametrize("spec", RECURRENT + FULL, ids=repr)
+@pytest.mark.parametrize("spec", BOUNDED, ids=repr)
+def test_measured_hybrid_receptive_field_is_whole_groups_of_s(spec):
+    for attention in kernels(spec):
+        assert jacobians.receptive_field(spec, 40, attention) == pc.receptive_field(spec)
+    assert jacobians.receptive_field(spec) == pc.receptive_field(spec)  # n found by doubling
+
+
+@pytest.mark.parametrize(
+    "spec", RECURRENT + FULL + [s for s in HYBRIDS if s not in BOUNDED], ids=repr
+)
 def test_recurrences_and_full_attention_read_the_whole_sequence(spec):
     assert pc.receptive_field(spec) == math.inf
     for attention in KERNELS:
@@ -179,7 +216,7 @@ def test_bad_input_is_refused_by_name(call, name):
 # --- the dependency matrix of "Receptive fields" ------------------------------------------
 
 
-@pytest.mark.parametrize("spec", RECURRENT + CNNS + WINDOWED + FULL, ids=repr)
+@pytest.mark.parametrize("spec", RECURRENT + CNNS + WINDOWED + FULL + HYBRIDS, ids=repr)
 def test_dependency_matrix_is_nonzero_exactly_at_the_offsets_the_formula_reaches(spec):
     n = 13
     nonzero = (jacobians.dependency_matrix(spec, n) != 0).tolist()  # nonzero[j][i]

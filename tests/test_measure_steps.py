@@ -45,7 +45,25 @@ TRANSFORMERS += [  # grouped-query and multi-query attention: K and V heads shar
 ]
 
 
-@pytest.mark.parametrize("spec, n, attention", RECURRENT + CNNS + TRANSFORMERS, ids=repr)
+HYBRIDS = [  # the front end's one step, then the body's steps on ceil(n / s) tokens
+    (pc.Hybrid(stride, then), n, attention)
+    for stride, then, n, attention in [
+        (4, pc.LSTM(4, 2), 9, "explicit"),
+        (3, pc.RNN(4), 1, "explicit"),
+        (1, pc.RNN(4, 3), 5, "explicit"),
+        (2, pc.CNN(4, kernel=3, layers=3, dilations=(1, 2, 4)), 9, "explicit"),
+        (3, pc.CNN(4, kernel=5, layers=2, causal=False), 8, "explicit"),
+        (3, pc.Transformer(4, 2, 8, 2), 7, "explicit"),
+        (3, pc.Transformer(4, 2, 8, 2), 7, "sdpa"),
+        (2, pc.Transformer(4, 2, 8, 2, window=2), 11, "explicit"),
+        (2, pc.Transformer(8, 4, 16, 1, kv_heads=2, positional=True), 6, "explicit"),
+    ]
+]
+
+
+@pytest.mark.parametrize(
+    "spec, n, attention", RECURRENT + CNNS + TRANSFORMERS + HYBRIDS, ids=repr
+)
 def test_measured_steps_equal_the_formula(spec, n, attention):
     assert pc.sequential_steps(spec, n) == sequential_steps(spec, n, attention)
 

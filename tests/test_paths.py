@@ -22,6 +22,14 @@ SPECS = [
     pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, causal=False),
     pc.Transformer(d_model=4, heads=2, d_ff=8, layers=3, window=2),
     pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=3, causal=False),
+    pc.Hybrid(4, pc.LSTM(d_model=4, layers=2)),
+    pc.Hybrid(3, pc.RNN(d_model=4)),
+    pc.Hybrid(1, pc.RNN(d_model=4, layers=2)),  # stride 1: the body's own paths, plus one
+    pc.Hybrid(2, pc.CNN(d_model=4, kernel=3, layers=2)),
+    pc.Hybrid(3, pc.CNN(d_model=4, kernel=3, layers=2, causal=False)),
+    pc.Hybrid(3, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1)),
+    pc.Hybrid(2, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=1)),
+    pc.Hybrid(4, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1, causal=False)),
 ]
 
 
@@ -34,9 +42,30 @@ def test_path_length_equals_search_of_the_routing_graph(spec):
             if j < i and spec.causal:
                 assert found == math.inf and path == []
                 continue
-            assert found == pc.path_length(spec, abs(j - i)), (i, j)
+            assert found == pc.paths.path_length_between(spec, i, j), (i, j)
             if path:
                 assert path[0] == (0, i) and path[-1][1] == j
+            if not isinstance(spec, pc.Hybrid):  # L depends on the distance alone
+                assert found == pc.path_length(spec, abs(j - i)), (i, j)
+
+
+def test_a_hybrid_pays_one_hop_into_its_token_and_then_its_body_between_tokens():
+    lstm = pc.Hybrid(4, pc.LSTM(d_model=4))  # tokens floor(i / 4)
+    assert pc.path_length(lstm, 3) == 1 and pc.path_length(lstm, 4) == 2  # from i = 0
+    assert pc.paths.path_length_between(lstm, 3, 4) == 2  # neighbours, two tokens
+    assert pc.paths.path_length_between(lstm, 3, 0) == 1  # the same token: it looks ahead
+    assert pc.paths.path_length_between(lstm, 4, 3) == math.inf  # an earlier token
+    assert pc.path_length(lstm, 1023) == 1 + 255  # 256 tokens: 255 state transfers
+    attend = pc.Hybrid(4, pc.Transformer(d_model=8, heads=2, d_ff=8, layers=1))
+    assert pc.path_length(attend, 1023) == 2
+    assert pc.sequential_steps(lstm, 1024) == 1 + 256 and pc.sequential_steps(attend, 1024) == 2
+    conv = pc.Hybrid(4, pc.CNN(d_model=4, kernel=3, layers=2))
+    assert pc.receptive_field(conv) == 4 * 5 and pc.paths.look_ahead(conv) == 3
+    assert pc.paths.look_ahead(pc.Hybrid(4, pc.CNN(4, 3, 2, causal=False))) == 4 * 3 - 1
+    assert pc.paths.look_ahead(pc.CNN(4, 3, 2, causal=False)) == 2
+    assert pc.paths.look_ahead(pc.Transformer(8, 2, 8, 2, window=3, causal=False)) == 6
+    assert pc.paths.look_ahead(pc.Transformer(8, 2, 8, 2, causal=False)) == math.inf
+    assert pc.paths.look_ahead(pc.Hybrid(1, pc.LSTM(4))) == 0
 
 
 def test_the_article_traces():
@@ -109,6 +138,8 @@ def test_undilated_path_length_matches_layers_to_cover(distance, kernel):
         (lambda: pc.layers_to_cover(5.0, kernel=3), "distance"),
         (lambda: pc.path_length("lstm", 3), "spec"),
         (lambda: pc.shortest_path(pc.RNN(d_model=4), 4, 0, 4), "j"),
+        (lambda: pc.paths.path_length_between(pc.RNN(d_model=4), -1, 3), "i"),
+        (lambda: pc.paths.look_ahead("cnn"), "spec"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

@@ -31,6 +31,15 @@ SPECS = [
     pc.Transformer(8, heads=4, d_ff=16, layers=1, window=3, kv_heads=1),
     pc.Transformer(8, heads=2, d_ff=16, layers=1, window=2, causal=False),
 ]
+HYBRIDS = [  # forward only: formulas.decode refuses a Hybrid a prefill and a decode
+    pc.Hybrid(4, pc.LSTM(6)),
+    pc.Hybrid(1, pc.RNN(4, layers=2)),  # no repeat to copy
+    pc.Hybrid(2, pc.CNN(4, kernel=3, layers=2)),
+    pc.Hybrid(3, pc.CNN(1, kernel=3, layers=1)),  # d = 1: the tokens are contiguous already
+    pc.Hybrid(3, pc.Transformer(8, heads=2, d_ff=16, layers=2)),
+    pc.Hybrid(2, pc.Transformer(8, heads=4, d_ff=16, layers=1, window=2, kv_heads=2)),
+    pc.Hybrid(5, pc.Transformer(8, heads=2, d_ff=16, layers=1, causal=False, positional=True)),
+]
 WORKLOADS = [(1, 1, F32), (5, 2, F32), (16, 3, BF16)]
 
 
@@ -42,6 +51,9 @@ def _grid():
                     continue
                 yield pytest.param(spec, n, batch, dtype, phase, id=f"{spec}-{n}-{batch}-{phase}")
     yield pytest.param(SPECS[5], 0, 2, F32, "decode", id="first-token")
+    for spec in HYBRIDS:
+        for n, batch, dtype in [*WORKLOADS, (12, 2, F32)]:  # 12: one token (s > 12) or more
+            yield pytest.param(spec, n, batch, dtype, "forward", id=f"{spec}-{n}-{batch}")
 
 
 GRID = list(_grid())
@@ -62,7 +74,7 @@ def _run(spec, n, batch, dtype, phase):
 
 def test_the_grid_covers_every_architecture_and_phase():
     assert len(GRID) >= 30
-    assert {type(p.values[0]) for p in GRID} == {pc.RNN, pc.LSTM, pc.CNN, pc.Transformer}
+    assert {type(p.values[0]) for p in GRID} == {e.spec for e in pc.registry.ARCHITECTURES.values()}
     assert {p.values[4] for p in GRID} == set(pc.formulas.traffic.PHASES)
 
 
@@ -124,6 +136,8 @@ def test_views_move_no_bytes_and_an_add_moves_three_tensors():
         ({"dtype": torch.int32}, "dtype"),
         ({"spec": pc.CNN(4, kernel=3, causal=False), "phase": "prefill"}, "spec"),
         ({"spec": pc.Transformer(8, 2, 16, 1, causal=False), "phase": "decode"}, "spec"),
+        ({"spec": pc.Hybrid(4, pc.LSTM(4)), "phase": "prefill"}, "spec must not be a Hybrid"),
+        ({"spec": pc.Hybrid(1, pc.LSTM(4)), "phase": "decode"}, "spec must not be a Hybrid"),
     ],
 )
 def test_bad_input_is_refused_by_name(kwargs, name):

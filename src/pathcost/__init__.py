@@ -1,5 +1,7 @@
 """pathcost: choose CNN, RNN, LSTM or Transformer by dependency path length and resource cost.
 
+A Hybrid (a strided convolution, then one of the four) is registered beside them.
+
 The layers of the package (CONTRIBUTING.md draws the tree):
 
 - vocabulary: ``specs`` (the architectures' frozen configs) and ``registry`` (one table per
@@ -68,13 +70,14 @@ from .formulas.paths import (
 )
 from .formulas.traffic import arithmetic_intensity, bytes_moved
 from .models import build
-from .specs import CNN, LSTM, RNN, Transformer, dilations
+from .specs import CNN, LSTM, RNN, Hybrid, Transformer, dilations
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CNN",
     "Decoder",
+    "Hybrid",
     "LSTM",
     "RNN",
     "Transformer",

@@ -17,7 +17,15 @@ from . import bench, devices, runtime
 from .advisor import corpus, recommend
 from .advisor.report import as_dict, recommendation_report
 from .formulas.budget import device_lists, training_memory
-from .registry import ARCHITECTURES, ATTENTION_KERNELS, DTYPES, OPTIMIZERS, PRECISIONS, RUN_SIZES
+from .registry import (
+    ARCHITECTURES,
+    ATTENTION_KERNELS,
+    DTYPES,
+    OPTIMIZERS,
+    PRECISIONS,
+    RUN_SIZES,
+    single_architectures,
+)
 from .reports import (
     bench_report,
     devices_report,
@@ -29,6 +37,7 @@ from .reports import (
     roofline,
     training,
 )
+from .specs import Hybrid
 
 # Size units: B, kB (or KB), MB, GB, TB are powers of 10^3; KiB, MiB, GiB, TiB powers of 2^10.
 SIZE_UNITS = {
@@ -125,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument(
         "--layers",
         type=int,
-        help="stack depth (default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)",
+        help="stack depth; a hybrid's is its --then's "
+        "(default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)",
     )
     estimate.add_argument("--heads", type=int, default=8, help="transformer: query heads")
     estimate.add_argument(
@@ -145,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument(
         "--bidirectional", action="store_true",
         help="centred cnn / non-causal transformer (default: causal)",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--stride", type=int, default=4, help="hybrid: positions its convolution merges per token"
+    )
+    estimate.add_argument(
+        "--then", choices=sorted(single_architectures()), default="lstm",
+        help="hybrid: the model on its tokens, sized by the options above",
     )  # fmt: skip
     estimate.add_argument("--batch", type=int, default=1, help="batch size")
     estimate.add_argument("--dtype", choices=sorted(DTYPES), default="fp16", help="element type")
@@ -261,6 +278,8 @@ def parser_choices(command: str, option: str) -> list:
 
 
 def _spec(args):
+    if args.arch == "hybrid":  # the body from the same options, under its own name
+        return Hybrid(args.stride, _spec(argparse.Namespace(**{**vars(args), "arch": args.then})))
     sizes = {"d_model": args.d_model}
     if args.layers is not None:
         sizes["layers"] = args.layers

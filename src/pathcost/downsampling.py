@@ -2,7 +2,8 @@
 
 Derived in "Cutting the n^2". Its FLOPs are ``costs.downsampled_forward_flops``; its
 submodules are named ``conv`` and ``body``, so the FLOP counter's components keep the names
-of ``costs``.
+of ``costs``. ``Upsampled`` repeats each token's output back to n positions: the module
+``models.build`` makes for a ``specs.Hybrid``.
 """
 
 import torch.nn.functional as F
@@ -28,11 +29,39 @@ class Downsampled(nn.Module):
         self.conv = nn.Conv1d(spec.d_model, spec.d_model, kernel_size=stride, stride=stride)
         self.body = build(spec, attention)
 
-    def forward(self, x):  # x: (B, n, d)
+    def tokens(self, x):  # x: (B, n, d)
+        """The short sequence the body reads: (B, n, d) -> (B, ceil(n / s), d)."""
         n = x.shape[1]
         pad = downsampled_length(n, self.stride) * self.stride - n
         x = F.pad(x.transpose(1, 2), (0, pad))  # (B, d, n_pad), zeros after the last position
-        return self.body(self.conv(x).transpose(1, 2))  # (B, ceil(n / s), d)
+        return self.conv(x).transpose(1, 2)  # (B, ceil(n / s), d)
+
+    def forward(self, x):  # x: (B, n, d)
+        return self.body(self.tokens(x))  # (B, ceil(n / s), d)
+
+
+class Upsampled(Downsampled):
+    """``Downsampled``, then each token's output repeated s times and cropped: (B, n, d).
+
+    The module of a ``specs.Hybrid``: output j reads token floor(j / s). The tokens are
+    made contiguous before the body, so the body sees the (B, m, d) input ``build(then)``
+    sees on its own and every formula of `then` applies to it at m = ceil(n / s) unchanged.
+    """
+
+    def __init__(self, spec, attention: str = "explicit"):
+        super().__init__(spec.then, spec.stride, attention)
+
+    def tokens(self, x):  # x: (B, n, d)
+        """The contiguous short sequence the body reads: (B, ceil(n / s), d)."""
+        return super().tokens(x).contiguous()
+
+    def upsample(self, y, n: int):  # y: (B, m, d)
+        """Each of the m token outputs repeated s times, cropped to n: (B, n, d)."""
+        B, m, d = y.shape
+        return y.unsqueeze(2).expand(B, m, self.stride, d).reshape(B, m * self.stride, d)[:, :n]
+
+    def forward(self, x):  # x: (B, n, d)
+        return self.upsample(self.body(self.tokens(x)), x.shape[1])
 
 
 def downsampled(spec, stride: int, attention: str = "explicit") -> nn.Module:

@@ -1,7 +1,8 @@
 """Readable reference modules: ``build(spec)`` maps (batch, n, d_model) to (batch, n, d_model).
 
 Each module's submodules carry the component names of ``costs.forward_flops``
-(``input``/``recurrent``; ``conv``; ``qkv``/``scores``/``values``/``out``/``ffn``), so the
+(``input``/``recurrent``; ``conv``; ``qkv``/``scores``/``values``/``out``/``ffn``; a
+Hybrid's front-end ``conv``, then its body's), so the
 FLOP counter's per-module counts can be set beside the formula component by component.
 The recurrences are written as explicit loops over time, one cell step per position, so
 the sequential steps of "Routing graphs" are visible in the code.
@@ -17,7 +18,7 @@ from torch import nn
 from .checks import require_choice, require_positive
 from .formulas.costs import window_blocks
 from .registry import ATTENTION_KERNELS, require_spec
-from .specs import CNN, LSTM, RNN, Transformer
+from .specs import CNN, LSTM, RNN, Hybrid, Transformer
 
 SEED = 0  # the seed of every module and input that ``seeded`` and ``seeded_input`` build
 
@@ -268,10 +269,15 @@ def build(spec, attention: str = "explicit") -> nn.Module:
     attention: "explicit" materialises softmax(Q K^T) (the O(n^2) path); "sdpa" calls
     ``F.scaled_dot_product_attention``, which on most devices runs a fused kernel.
     Created on the current default device, so ``with torch.device("meta"): build(spec)``
-    makes a module with no storage, for counting.
+    makes a module with no storage, for counting. A Hybrid is
+    ``downsampling.Upsampled``: its strided ``conv``, then ``build(then)`` as ``body``.
     """
     require_spec(spec)
     require_choice("attention", attention, ATTENTION_KERNELS)
+    if isinstance(spec, Hybrid):
+        from .downsampling import Upsampled  # downsampling builds its body here: import late
+
+        return Upsampled(spec, attention)
     if isinstance(spec, (RNN, LSTM)):
         return Recurrent(spec)
     if isinstance(spec, CNN):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import require_choice
-from .specs import CNN, LSTM, RNN, Transformer
+from .specs import CNN, LSTM, RNN, Hybrid, Transformer
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,9 @@ class Architecture:
 
     title: the legend and table name; colour: an Okabe-Ito colour (safe for colour-blind
     readers), the same in every figure; example(d_model, heads, d_ff, depth): the spec a
-    benchmark times at those sizes; details(spec): what a legend adds after the title.
+    benchmark times at those sizes; details(spec): what a legend adds after the title;
+    composite: the spec wraps the spec of another entry (Hybrid's `then`), so it is left
+    out where one of the four the chapters compare is meant (``single_architectures``).
     """
 
     spec: type
@@ -30,6 +32,7 @@ class Architecture:
     colour: str
     example: Callable
     details: Callable = lambda spec: ""
+    composite: bool = False
 
 
 def _cnn_details(spec: CNN) -> str:
@@ -41,6 +44,10 @@ def _cnn_details(spec: CNN) -> str:
 def _transformer_details(spec: Transformer) -> str:
     window = "" if spec.window is None else f", window {spec.window}"
     return f"{window}{', positions' if spec.positional else ''}"
+
+
+def _hybrid_details(spec: Hybrid) -> str:
+    return f" s={spec.stride}, then {label(spec.then)}"
 
 
 ARCHITECTURES = {
@@ -55,8 +62,16 @@ ARCHITECTURES = {
         "#0072B2",
         lambda d, heads, d_ff, depth: Transformer(d, heads, d_ff, depth),
         _transformer_details,
-    ),  # fmt: skip
-}
+    ),
+    "hybrid": Architecture(
+        Hybrid,
+        "Hybrid",
+        "#CC79A7",
+        lambda d, heads, d_ff, depth: Hybrid(4, LSTM(d, depth)),  # the default body
+        _hybrid_details,
+        composite=True,
+    ),
+}  # fmt: skip
 
 # The floating dtypes a reader can name, by the short names the CLI takes.
 DTYPES = {
@@ -124,6 +139,12 @@ def architecture(spec) -> Architecture:
             return entry
     names = ", ".join(entry.spec.__name__ for entry in ARCHITECTURES.values())
     raise ValueError(f"spec must be one of {names}; got {type(spec).__name__}")
+
+
+def single_architectures() -> dict:
+    """The entries that wrap no other spec: the four architectures the chapters compare
+    (and their exercises name), by CLI name."""
+    return {name: entry for name, entry in ARCHITECTURES.items() if not entry.composite}
 
 
 def require_spec(spec) -> None:

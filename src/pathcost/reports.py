@@ -15,7 +15,7 @@ from .advisor.profiles import length_profile, percentiles
 from .formulas import budget as training_budget
 from .formulas import costs, decode, paths, traffic
 from .registry import DTYPES, dtype_name
-from .specs import Transformer
+from .specs import Hybrid, Transformer
 
 
 def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
@@ -26,6 +26,7 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
     moved and arithmetic intensity come in both counts of ``formulas.traffic``.
     """
     is_transformer = isinstance(spec, Transformer)
+    decodes = spec.causal and not isinstance(spec, Hybrid)  # no Decoder runs a Hybrid
     components = costs.forward_flops_by_component(spec, n, batch)
     return {
         "spec": repr(spec),
@@ -47,9 +48,9 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
             costs.kv_cache_bytes(spec, n, batch, dtype) if is_transformer and spec.causal else None
         ),
         "decode_state_bytes": (
-            decode.decode_state_bytes(spec, n, batch, dtype) if spec.causal else None
+            decode.decode_state_bytes(spec, n, batch, dtype) if decodes else None
         ),
-        "decode_step_flops": decode.decode_step_flops(spec, n, batch) if spec.causal else None,
+        "decode_step_flops": decode.decode_step_flops(spec, n, batch) if decodes else None,
         "forward_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "forward", attention),
         "decode_bytes": _traffic(traffic.bytes_moved, spec, n, batch, dtype, "decode", attention),
         "decode_arithmetic_intensity": _traffic(
@@ -68,7 +69,7 @@ def _traffic(formula, spec, n: int, batch: int, dtype, phase: str, attention: st
     eager PyTorch with explicit attention: under a fused kernel it is None for a Transformer
     (the ideal count does not depend on the kernel).
     """
-    if phase != "forward" and not spec.causal:
+    if phase != "forward" and (not spec.causal or isinstance(spec, Hybrid)):
         return None
     fused = attention != "explicit" and isinstance(spec, Transformer)
     skip = {"unfused"} if fused else set()

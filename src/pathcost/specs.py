@@ -1,11 +1,13 @@
-"""The book's four architectures as frozen specs: what is built, never how it is run.
+"""The book's architectures as frozen specs: what is built, never how it is run.
 
-A spec names the sizes only. The workload (sequence length n, batch, dtype, device) is
-passed to each formula or measurement separately, so one spec serves every n.
+RNN, LSTM, CNN and Transformer are the four the chapters compare; Hybrid puts a strided
+convolution in front of one of them. A spec names the sizes only. The workload (sequence
+length n, batch, dtype, device) is passed to each formula or measurement separately, so one
+spec serves every n.
 Every spec validates on construction and raises ValueError naming the bad parameter.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .checks import is_int, require_bool, require_positive
 
@@ -132,6 +134,70 @@ class Transformer:
     def group_size(self) -> int:
         """How many query heads share one K and V head, g = heads / kv_heads (1 for multi-head)."""
         return self.heads // self.key_value_heads
+
+
+@dataclass(frozen=True)
+class Hybrid:
+    """A strided convolutional front-end, then `then`: the streaming scenario's model.
+
+    Derived in "Cutting the n^2" (``downsampling.downsampled``), made a model of its own:
+    a Conv1d(d, d, kernel = stride = s) merges every s positions into one token (n is
+    zero-padded on the right to s ceil(n / s)), `then` runs on the ceil(n / s) tokens, and
+    each token's output is repeated s times and cropped to n, so output j reads token
+    floor(j / s). ``models.build`` maps (B, n, d) to (B, n, d) like every spec.
+
+    stride: s >= 1, the positions one token holds (s = 1 is a pointwise projection).
+    then: the spec run on the tokens, a registered spec that is not itself a Hybrid (an
+    RNN, LSTM, CNN or Transformer); d_model and layers are its own.
+    d_model, layers: taken from `then`; given as well, they must agree with it (so
+    ``dataclasses.replace(spec, then=...)`` to another size passes them as None). Without
+    `then`, they size the default body, an LSTM(d_model, layers) (layers 1 if not given),
+    so ``Hybrid(d_model=..., layers=...)`` builds like every other spec (the exercise
+    checkers and the command line build specs from a width and a depth). The defaults,
+    s = 4 and an LSTM, are the streaming front-end: speech models subsample their frames
+    4 times with strided convolutions before the sequence model (Gulati et al. 2020,
+    Conformer) and a recurrence streams the tokens.
+
+    Causality holds at token granularity only: token t reads positions t s ... t s + s - 1,
+    so output j sees up to s - 1 - (j mod s) positions ahead even when `then` is causal
+    (``paths.look_ahead``). ``causal`` is therefore True only for s = 1 and a causal
+    `then`; a Hybrid never decodes one position at a time (``formulas.decode`` refuses it).
+    """
+
+    stride: int = 4
+    then: object = None
+    d_model: int | None = field(default=None, repr=False)
+    layers: int | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        require_positive(stride=self.stride)
+        then = self.then
+        if then is None:
+            require_positive(d_model=self.d_model)
+            layers = 1 if self.layers is None else self.layers
+            require_positive(layers=layers)
+            then = LSTM(self.d_model, layers)
+        from .registry import ARCHITECTURES  # the registry lists this class: import late
+
+        bodies = [entry.spec for entry in ARCHITECTURES.values() if not entry.composite]
+        if type(then) not in bodies:
+            names = ", ".join(spec.__name__ for spec in bodies)
+            raise ValueError(f"then must be a spec of {names} (not a Hybrid), got {then!r}")
+        for name in ("d_model", "layers"):
+            given = getattr(self, name)
+            if given is not None and given != getattr(then, name):
+                raise ValueError(
+                    f"{name} must be then's {name} ({getattr(then, name)}) or None, got {given!r}"
+                )
+        object.__setattr__(self, "then", then)
+        object.__setattr__(self, "d_model", then.d_model)
+        object.__setattr__(self, "layers", then.layers)
+
+    @property
+    def causal(self) -> bool:
+        """True only for stride 1 and a causal `then`: a longer token reads s - 1 positions
+        after its first (the class docstring)."""
+        return self.stride == 1 and self.then.causal
 
 
 def dilations(layers: int, base: int = 2) -> tuple:

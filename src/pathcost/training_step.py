@@ -15,9 +15,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from . import models, runtime
-from .checks import require_choice, require_positive
-from .formulas.budget import checkpointed_layers
-from .registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
+from .formulas.budget import require_step
+from .registry import OPTIMIZERS, PRECISIONS
 
 
 class Checkpointed(nn.Module):
@@ -81,12 +80,7 @@ def prepare(spec, n: int, batch: int = 1, precision: str = "fp32", optimizer: st
 
     checkpointing: True checkpoints every layer, an int m the first m (``formulas.budget``).
     """
-    require_spec(spec)
-    require_positive(n=n, batch=batch)
-    require_choice("precision", precision, PRECISIONS)
-    require_choice("optimizer", optimizer, OPTIMIZERS)
-    m = checkpointed_layers(spec, checkpointing)
-    require_choice("attention", attention, ATTENTION_KERNELS)
+    m = require_step(spec, n, batch, precision, optimizer, checkpointing, attention)
     dev = runtime.device() if dev is None else torch.device(dev)
     module = models.build(spec, attention).to(dev, PRECISIONS[precision].weights)
     if m:

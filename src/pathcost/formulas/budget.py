@@ -20,6 +20,12 @@ The peak is modelled phase by phase over L layers of a = activations / L saved b
 g = grads / L gradient bytes each: the end of the forward (L a + t_f), the start of the
 backward (L a + g + t_b), its end (a + L g + t_e) and the optimizer step (L g + t_o).
 With checkpointing the layer being differentiated is recomputed: its a returns.
+
+A Hybrid is modelled through its own params and activations, with L = its body's layers
+and the body's transients at m = ceil(n / s) tokens beside its own full-length output
+(``_transients``); checkpointing it is refused (``training_step`` wraps a stack's
+``layers``, which a Hybrid keeps inside its body). NB: the peak of a Hybrid is this model's
+composition, not fitted to a measured step as the four architectures' are.
 """
 
 import dataclasses
@@ -30,8 +36,15 @@ import torch
 
 from ..checks import is_int, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
-from ..specs import CNN, LSTM, RNN, Transformer
-from .costs import activation_bytes, forward_flops, itemsize, params, window_blocks
+from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from .costs import (
+    activation_bytes,
+    downsampled_length,
+    forward_flops,
+    itemsize,
+    params,
+    window_blocks,
+)
 
 FLOAT32 = 4  # bytes of a float32: the residual stream, LayerNorm statistics under autocast
 PHASES = ("forward", "backward start", "backward end", "optimizer step")
@@ -56,8 +69,11 @@ def parameter_tensors(spec) -> int:
 
     RNN 3 per layer (W_x, b, W_h), LSTM 3, CNN 2 (weight, bias), Transformer 12 (qkv, out,
     two FFN linears: weight and bias each; two LayerNorms: weight and bias each).
+    Hybrid: 2 (its convolution's weight and bias) + parameter_tensors(then).
     """
     require_spec(spec)
+    if isinstance(spec, Hybrid):
+        return 2 + parameter_tensors(spec.then)
     per_layer = 3 if isinstance(spec, (RNN, LSTM)) else 2 if isinstance(spec, CNN) else 12
     return spec.layers * per_layer
 
@@ -80,9 +96,14 @@ def weight_casts(spec) -> int:
     Derived in "The whole training budget", measured with ``measure.memory.saved_bytes``: a
     matrix product keeps its (cast) weight only when its input needs a gradient. RNN
     (2L - 1) d^2 (W_x of layer 1 not kept), LSTM (2L - 1) 4d^2, CNN L k d^2, Transformer
-    L (d (d + 2e) + d^2 + 2 d f). Biases are cast too but not kept.
+    L (d (d + 2e) + d^2 + 2 d f). Biases are cast too but not kept. Hybrid: s d^2 (a
+    convolution keeps its weight even when its input needs no gradient) + weight_casts(then)
+    + a recurrent body's first W_x, d^2 (RNN) or 4d^2 (LSTM): the tokens need a gradient.
     """
     d, L = spec.d_model, spec.layers
+    if isinstance(spec, Hybrid):
+        first = {RNN: d * d, LSTM: 4 * d * d}.get(type(spec.then), 0)
+        return spec.stride * d * d + weight_casts(spec.then) + first
     if isinstance(spec, RNN):
         return (2 * L - 1) * d * d
     if isinstance(spec, LSTM):
@@ -108,25 +129,48 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
     lists="cuda" follows CUDA's op list, where softmax runs in float32: explicit attention
     then also saves its weights in float32, + 4 L S for S score entries a layer (the
     half copy the next product takes stays as counted). NB: "cuda" is a prediction from
-    PyTorch's documented list, not measured here.
+    PyTorch's documented list, not measured here. Hybrid: its body runs on the half
+    tokens its convolution makes, so only LayerNorm statistics stay float32 (a
+    Transformer body's L 4 B m (4 - h), m = ceil(n / s)), with the "cuda" softmax term at m.
     """
     require_choice("lists", lists, AUTOCAST_LISTS)
     h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
     total = activation_bytes(spec, n, batch, dtype, attention) + weight_casts(spec) * h
+    if isinstance(spec, Hybrid):
+        then, m = spec.then, downsampled_length(n, spec.stride)
+        if isinstance(then, Transformer):
+            total += L * 4 * B * m * (FLOAT32 - h)  # the LayerNorms' means and deviations
+            if lists == "cuda" and attention == "explicit":
+                total += L * _score_entries(then, m, B) * FLOAT32
+        return total
     if isinstance(spec, Transformer):
         total += L * (2 * B * n * d + 4 * B * n) * (FLOAT32 - h)
         if lists == "cuda" and attention == "explicit":
-            local = spec.window is not None and spec.window < n
-            blocks, keys = window_blocks(n, spec.window, spec.causal) if local else (1, n)
-            total += L * B * spec.heads * blocks * (spec.window if local else n) * keys * FLOAT32
+            total += L * _score_entries(spec, n, B) * FLOAT32
     elif isinstance(spec, LSTM):
         total += L * (2 * B * n * d * (FLOAT32 - h) + B * d * h)
     return total
 
 
+def _score_entries(spec: Transformer, n: int, B: int) -> int:
+    """Score entries S of one explicit attention layer: B h n^2, or B h ceil(n/w) w K."""
+    local = spec.window is not None and spec.window < n
+    blocks, keys = window_blocks(n, spec.window, spec.causal) if local else (1, n)
+    return B * spec.heads * blocks * (spec.window if local else n) * keys
+
+
 def checkpointed_layers(spec, checkpointing) -> int:
-    """How many layers are checkpointed, m: True all L, False none, an int m the first m."""
+    """How many layers are checkpointed, m: True all L, False none, an int m the first m.
+
+    A Hybrid takes False (or 0) only: ``training_step`` checkpoints a stack's ``layers``,
+    and a Hybrid's are inside its body.
+    """
     require_spec(spec)
+    if isinstance(spec, Hybrid) and checkpointing not in (False, 0):
+        raise ValueError(
+            f"checkpointing must be False for a Hybrid (its layers are inside its body), "
+            f"got {checkpointing!r}"
+        )
     if isinstance(checkpointing, bool):
         return spec.layers if checkpointing else 0
     if not is_int(checkpointing) or not 0 <= checkpointing <= spec.layers:
@@ -145,6 +189,19 @@ def first_layers(spec, m: int):
     return dataclasses.replace(spec, **changes)
 
 
+def require_step(spec, n: int, batch: int, precision: str, optimizer: str, checkpointing,
+                 attention: str) -> int:
+    """Validate a training step's settings (ValueError naming the bad one); return m, the
+    number of checkpointed layers (``checkpointed_layers``)."""
+    require_spec(spec)
+    require_positive(n=n, batch=batch)
+    require_choice("precision", precision, PRECISIONS)
+    require_choice("optimizer", optimizer, OPTIMIZERS)
+    m = checkpointed_layers(spec, checkpointing)
+    require_choice("attention", attention, ATTENTION_KERNELS)
+    return m
+
+
 def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str = "fp32",
                                   layers: int | None = None) -> int:
     """Bytes checkpointed layers keep for backward: each one's input, m B n d bytes(a).
@@ -155,7 +212,7 @@ def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str =
     residual stream and an LSTM's h = o tanh(c), with c in float32, stay float32).
     """
     require_choice("precision", precision, PRECISIONS)
-    m = spec.layers if layers is None else checkpointed_layers(spec, layers)
+    m = checkpointed_layers(spec, True if layers is None else layers)
     chosen, B, d = PRECISIONS[precision], batch, spec.d_model
     first = B * n * d * itemsize(chosen.weights)
     if m == 0:
@@ -175,7 +232,7 @@ def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> 
     default); the FFN's second product only makes the block's output, which backward does
     not need. Training goes from about 3 F to about 4 F.
     """
-    m = spec.layers if layers is None else checkpointed_layers(spec, layers)
+    m = checkpointed_layers(spec, True if layers is None else layers)
     if m == 0:
         return 0
     total = forward_flops(first_layers(spec, m), n, batch)
@@ -204,6 +261,11 @@ def _transients(spec, n: int, B: int, s: int, attention: str) -> tuple[int, int,
     (out projection's input, second LayerNorm, FFN) is not yet, or no longer, there.
     """
     u = B * n * spec.d_model * s
+    if isinstance(spec, Hybrid):  # NB: composed, not read off a measured step
+        m = downsampled_length(n, spec.stride)
+        t_f, t_b, t_e, a_post = _transients(spec.then, m, B, s, attention)
+        u = B * m * spec.stride * spec.d_model * s  # the padded output and its gradient
+        return max(t_f, 2 * u), max(t_b, u), max(t_e, u), a_post
     if isinstance(spec, CNN):
         return 3 * u, 4 * u, 2 * u, 0
     if isinstance(spec, LSTM):
@@ -225,6 +287,9 @@ def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
     if OPTIMIZERS[optimizer].buffers < 2:
         return 0
     d = spec.d_model
+    if isinstance(spec, Hybrid):  # its convolution's s d^2 weight, or the body's largest
+        body = _optimizer_transient(spec.then, optimizer, precision)
+        return max(2 * spec.stride * d * d * itemsize(PRECISIONS[precision].weights), body)
     if isinstance(spec, Transformer):
         largest = d * max(d + 2 * spec.key_value_heads * spec.d_head, spec.d_ff)
     else:
@@ -246,12 +311,7 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     its input, and the last one, when checkpointed, adds its own a back while recomputed.
     lists: the autocast op lists (``mixed_activation_bytes``), for mixed precisions.
     """
-    require_spec(spec)
-    require_positive(n=n, batch=batch)
-    require_choice("precision", precision, PRECISIONS)
-    require_choice("optimizer", optimizer, OPTIMIZERS)
-    m = checkpointed_layers(spec, checkpointing)
-    require_choice("attention", attention, ATTENTION_KERNELS)
+    m = require_step(spec, n, batch, precision, optimizer, checkpointing, attention)
     weights, dtype = PRECISIONS[precision].weights, _activation_dtype(precision)
     P, L = params(spec) * itemsize(weights), spec.layers
     mixed = PRECISIONS[precision].compute is not None
@@ -267,14 +327,17 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     t_o = _optimizer_transient(spec, optimizer, precision)
     inputs = checkpointed_activation_bytes(spec, n, batch, precision, m)
     kept = inputs + full - (saved(first_layers(spec, m)) if m else 0)  # later layers: all
-    if isinstance(spec, Transformer):  # NB: measured, one float64 scalar per block that the
+    body = spec.then if isinstance(spec, Hybrid) else spec
+    if isinstance(body, Transformer):  # NB: measured, one float64 scalar per block that the
         kept += 8 * L  # graph keeps and saved-tensor hooks do not see
     whole = m == L  # the last layer checkpointed: backward recomputes it first
     last = a - a_post if whole else -a_post  # the last layer's saved bytes, or their gap
     # the batch itself, alive through the step, where backward keeps a copy of it instead
-    held = isinstance(spec, CNN) or (weights != dtype and not isinstance(spec, Transformer))
+    # (a Hybrid's convolution keeps its padded copy, never the batch)
+    held = isinstance(spec, (CNN, Hybrid))
+    held = held or (weights != dtype and not isinstance(spec, Transformer))
     x = batch * n * spec.d_model * itemsize(weights) if held else 0
-    first = 0 if isinstance(spec, Transformer) else a + (inputs / m if m else 0)
+    first = 0 if isinstance(body, Transformer) else a + (inputs / m if m else 0)
     live = {
         "forward": (kept + t_f + x + (0 if whole else -a_post), t_f + x),
         "backward start": (kept + last + g + t_b + x, t_b + x + max(last, 0)),

@@ -11,6 +11,10 @@ Conventions (stated once, used by every function):
 - A dtype is a torch floating dtype; bytes are exact Python ints.
 - Windowed attention (radius w < n) is computed in blocks (``window_blocks``), which is
   what makes its cost O(n w); with w >= n it is full attention.
+- A Hybrid (stride s) is its strided convolution over n_pad = s m positions, m =
+  ceil(n / s) (``downsampled_length``), plus its body `then` at m tokens: every cost of
+  `then` applies at m unchanged (``downsampling.Upsampled`` hands the body a contiguous
+  (B, m, d) input); repeating the token outputs back to n costs no FLOPs and saves nothing.
 """
 
 import math
@@ -19,7 +23,7 @@ import torch
 
 from ..checks import require_choice, require_non_negative, require_positive, require_real
 from ..registry import ATTENTION_KERNELS, DTYPES, require_spec
-from ..specs import CNN, LSTM, RNN, Transformer
+from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
 
 
 def itemsize(dtype) -> int:
@@ -60,9 +64,16 @@ def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     qkv = 2 B n d (d + 2e), out = 2 B n d^2, ffn = 2 * 2 B n d f,
     scores = values = 2 B n^2 d for full attention (d = h d_k: all heads together), or
     2 B ceil(n/w) w (2w or 3w) d with a window w < n.
+    Hybrid: conv = 2 B m d^2 s (its strided convolution, m = ceil(n / s)) + then's
+    components at m (a CNN body's own conv adds to it: the same submodule name).
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
+    if isinstance(spec, Hybrid):
+        short = downsampled_length(n, spec.stride)
+        components = forward_flops_by_component(spec.then, short, batch)
+        front = _front_end_flops(spec.d_model, short, spec.stride, batch)
+        return {"conv": front + components.pop("conv", 0), **components}
     B, d, L = batch, spec.d_model, spec.layers
     if isinstance(spec, (RNN, LSTM)):
         gates = 1 if isinstance(spec, RNN) else 4
@@ -96,9 +107,12 @@ def params(spec) -> int:
     Derived in "Counting compute". Per layer: RNN 2d^2 + d, LSTM 8d^2 + 4d, CNN k d^2 + d,
     Transformer 2d^2 + 2 d e + 2 d f + 7d + 2e + f (projections, FFN, biases, two
     LayerNorms), which is 4d^2 + 2 d f + 9d + f for multi-head attention (e = d).
+    Hybrid: s d^2 + d (its strided convolution) + params(then).
     """
     require_spec(spec)
     d = spec.d_model
+    if isinstance(spec, Hybrid):
+        return spec.stride * d * d + d + params(spec.then)
     if isinstance(spec, RNN):
         per_layer = 2 * d * d + d
     elif isinstance(spec, LSTM):
@@ -134,11 +148,17 @@ def activation_bytes(
     its statistics in the activation dtype there (CUDA keeps float32); a windowed layer
     saves its Q, K, V blocks and B h ceil(n/w) w (2w or 3w) weights with either kernel, in
     float32 for half types under "sdpa" (PyTorch's math fallback upcasts).
+    Hybrid: B d n_pad (the padded input its convolution keeps, n_pad = s ceil(n / s)) +
+    activation_bytes(then, ceil(n / s)).
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
     require_choice("attention", attention, ATTENTION_KERNELS)
     size, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
+    if isinstance(spec, Hybrid):
+        short = downsampled_length(n, spec.stride)
+        body = activation_bytes(spec.then, short, batch, dtype, attention)
+        return B * d * short * spec.stride * size + body
     if isinstance(spec, RNN):
         return L * B * d * (2 * n + 1) * size
     if isinstance(spec, LSTM):
@@ -262,9 +282,15 @@ def downsampled_forward_flops(spec, n: int, stride: int, batch: int = 1) -> int:
     Derived in "Cutting the n^2": 2 B (n_pad / s) d^2 s for the strided convolution
     (kernel = stride = s, d channels in and out) + forward_flops(spec, n_pad / s), with
     n_pad / s = ceil(n / s). The attention products of a full-attention spec shrink by s^2.
+    The same count as ``forward_flops(Hybrid(stride, spec), n)``: repeating the tokens'
+    outputs back to n positions costs nothing.
     """
     require_spec(spec)
     short = downsampled_length(n, stride)  # validates n and stride
     require_positive(batch=batch)
-    d = spec.d_model
-    return 2 * batch * short * d * d * stride + forward_flops(spec, short, batch)
+    return _front_end_flops(spec.d_model, short, stride, batch) + forward_flops(spec, short, batch)
+
+
+def _front_end_flops(d: int, tokens: int, stride: int, batch: int) -> int:
+    """The strided convolution's 2 B m d^2 s: m tokens, each d outputs of d s inputs."""
+    return 2 * batch * tokens * d * d * stride

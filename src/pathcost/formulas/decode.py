@@ -8,7 +8,9 @@ Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes
   does not include the new token: ``decode_step_flops(spec, n)`` is the step that makes
   position n, and n = 0 is the first step, from the initial state.
 - Only causal specs decode: RNN, LSTM, a causal CNN, a causal Transformer. A centred CNN
-  or a non-causal Transformer reads later positions and is refused (ValueError).
+  or a non-causal Transformer reads later positions and is refused (ValueError). So is
+  every Hybrid: its token needs all s of its positions before the body can step, and
+  even at s = 1 no decoder of ``pathcost.decoding`` runs it to measure the formulas.
 - Full attention: query n reads keys 0 ... n, so the cache keeps all n rows of K and V
   per layer (and the step reads n + 1 keys, its own included).
 - A window w keeps the convention of ``costs.window_blocks`` and ``models.window_mask``:
@@ -28,13 +30,21 @@ import torch
 
 from ..checks import require_non_negative, require_positive
 from ..registry import require_spec
-from ..specs import LSTM, RNN, Transformer
+from ..specs import LSTM, RNN, Hybrid, Transformer
 from .costs import forward_flops_by_component, itemsize, kv_cache_bytes, kv_cache_rows
 
 
 def require_decoder(spec) -> None:
-    """Raise ValueError (naming spec) unless `spec` is one of the book's causal architectures."""
+    """Raise ValueError (naming spec) unless `spec` is one of the book's causal architectures.
+
+    A Hybrid is refused by name, causal or not (the module docstring says why).
+    """
     require_spec(spec)
+    if isinstance(spec, Hybrid):
+        raise ValueError(
+            "spec must not be a Hybrid to decode one token at a time (a token waits for all "
+            f"s of its positions, and no decoder runs a Hybrid); got {spec!r}"
+        )
     if not spec.causal:
         raise ValueError(f"spec must be causal to decode one token at a time, got {spec!r}")
 

@@ -22,13 +22,20 @@ Conventions (stated once, used by every function, derived in "Routing graphs"):
   (all of R on the left) or centred (half on each side). That is why "k = 3 needs 256
   layers" and "needs 511 layers" to reach 511 positions back are both true: causal and
   centred stacks.
+- A Hybrid (``specs.Hybrid``, stride s) moves input i into token floor(i / s) in one hop
+  (its strided convolution), then its body `then` routes between tokens, and output j
+  reads token floor(j / s) with no hop (a copy). So its L depends on where i and j fall in
+  their groups of s, not on d alone (``path_length_between``); ``path_length(spec, d)``
+  takes i at the start of its group, j = i + d. S, R and look-ahead count positions of the
+  input, not tokens.
 """
 
 import math
 
 from ..checks import require_bool, require_non_negative, require_positive
 from ..registry import require_spec
-from ..specs import CNN, LSTM, RNN, Transformer, dilations
+from ..specs import CNN, LSTM, RNN, Hybrid, Transformer, dilations
+from .costs import downsampled_length
 
 
 def _conv_taps(kernel: int, dilation: int, causal: bool) -> range:
@@ -68,10 +75,14 @@ def path_length(spec, distance: int) -> int | float:
 
     Derived in "Routing graphs". RNN, LSTM: L = d. Transformer: L = 1 with full attention,
     ceil(d / w) with window radius w. CNN: the fewest bottom layers whose offsets reach d,
-    ceil(d / (k - 1)) for a causal stack without dilation. ``math.inf`` if unreachable.
+    ceil(d / (k - 1)) for a causal stack without dilation. Hybrid: from i = 0 to j = d,
+    1 + L_then(floor(d / s)) (1 at floor(d / s) = 0; see ``path_length_between``).
+    ``math.inf`` if unreachable.
     """
     require_spec(spec)
     require_non_negative(distance=distance)
+    if isinstance(spec, Hybrid):
+        return path_length_between(spec, 0, distance)
     if isinstance(spec, (RNN, LSTM)):
         return distance
     if isinstance(spec, CNN):
@@ -82,15 +93,40 @@ def path_length(spec, distance: int) -> int | float:
     return needed if needed <= spec.layers else math.inf
 
 
+def path_length_between(spec, i: int, j: int) -> int | float:
+    """Path length from input position i to output position j, positions exact.
+
+    Derived in "Routing graphs" (the module docstring's conventions). Every spec but a
+    Hybrid: ``path_length(spec, |j - i|)``, or ``math.inf`` for j < i when it is causal.
+    Hybrid of stride s, tokens a = floor(i / s), b = floor(j / s): one hop into token a,
+    then the body's path between tokens: L = 1 if a = b; else 1 + L_then(abs(b - a)), or
+    ``math.inf`` for b < a when `then` is causal. So i = 0, j = 7 at s = 4 costs
+    1 + L_then(1), and i = 3, j = 4 the same although they are neighbours.
+    """
+    require_spec(spec)
+    require_non_negative(i=i, j=j)
+    if not isinstance(spec, Hybrid):
+        return math.inf if spec.causal and j < i else path_length(spec, abs(j - i))
+    a, b = i // spec.stride, j // spec.stride
+    if a == b:
+        return 1
+    if spec.then.causal and b < a:
+        return math.inf
+    return 1 + path_length(spec.then, abs(b - a))
+
+
 def sequential_steps(spec, n: int) -> int:
     """Sequential steps S(n): the longest chain of dependent operations in one forward pass.
 
     Derived in "Routing graphs". RNN, LSTM: S = n + layers - 1 (cell (l, t) waits for
     (l, t-1) and (l-1, t), a wavefront; PyTorch runs layer after layer, n * layers launches).
-    CNN, Transformer: S = layers, whatever n is.
+    CNN, Transformer: S = layers, whatever n is. Hybrid: S = 1 + S_then(ceil(n / s)), its
+    strided convolution first, then its body on the tokens.
     """
     require_spec(spec)
     require_positive(n=n)
+    if isinstance(spec, Hybrid):
+        return 1 + sequential_steps(spec.then, downsampled_length(n, spec.stride))
     if isinstance(spec, (RNN, LSTM)):
         return n + spec.layers - 1
     return spec.layers
@@ -101,15 +137,37 @@ def receptive_field(spec) -> int | float:
 
     Derived in "Receptive fields". CNN: R = 1 + (k - 1) * sum(dilations), causal or centred.
     Windowed Transformer: R = 1 + w * layers (causal), 1 + 2 * w * layers (both sides).
-    RNN, LSTM and full attention: unbounded, ``math.inf``.
+    RNN, LSTM and full attention: unbounded, ``math.inf``. Hybrid: R = s R_then, whole
+    groups of s positions (``math.inf`` when R_then is).
     """
     require_spec(spec)
+    if isinstance(spec, Hybrid):
+        return spec.stride * receptive_field(spec.then)
     if isinstance(spec, CNN):
         return 1 + (spec.kernel - 1) * sum(spec.dilation_schedule)
     if isinstance(spec, Transformer) and spec.window is not None:
         sides = 1 if spec.causal else 2
         return 1 + sides * spec.window * spec.layers
     return math.inf
+
+
+def look_ahead(spec) -> int | float:
+    """The most positions after j that output j reads: 0 for a causal spec.
+
+    Derived in "Cutting the n^2". Centred CNN: (k - 1) / 2 * sum(dilations); non-causal
+    Transformer: w * layers with a window w, ``math.inf`` with full attention. Hybrid of
+    stride s: s (A_then + 1) - 1, reached at the first position of a group (output j
+    reads s - 1 - (j mod s) positions ahead of it inside its own token, and s A_then
+    more through the body): s - 1 for a causal `then`, so causal at token granularity only.
+    """
+    require_spec(spec)
+    if isinstance(spec, Hybrid):
+        return spec.stride * (look_ahead(spec.then) + 1) - 1
+    if spec.causal:
+        return 0
+    if isinstance(spec, CNN):
+        return (spec.kernel - 1) // 2 * sum(spec.dilation_schedule)
+    return math.inf if spec.window is None else spec.window * spec.layers
 
 
 def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_base: int = 1) -> int:
@@ -159,10 +217,17 @@ def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], 
     Derived in "Routing graphs". Nodes are (layer, position), layer 0 being the input.
     An edge's hops is what it adds to the path length L: 1 for every layer edge of a stack
     and for the state edge (l, t-1) -> (l, t) of a recurrence, 0 for a recurrence's input
-    edge (l-1, t) -> (l, t), which moves nothing.
+    edge (l-1, t) -> (l, t), which moves nothing. A Hybrid of stride s keeps input
+    positions on every layer: node (l, j) is the token floor(j / s) that output j would
+    read were the model cut after layer l (1 = the strided convolution, 2 ... = the
+    body's layers), so each token stands s times; the convolution's edges join i to every
+    j of its group (1 hop), and each edge of ``routing_graph(then, ceil(n / s))`` between
+    tokens u and t joins every position of u's group to every position of t's.
     """
     require_spec(spec)
     require_positive(n=n)
+    if isinstance(spec, Hybrid):
+        return _hybrid_graph(spec, n)
     edges = []
     if isinstance(spec, (RNN, LSTM)):
         for layer in range(1, spec.layers + 1):
@@ -175,6 +240,19 @@ def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], 
         for t in range(n):
             for s in _sources(spec, layer, t, n):
                 edges.append(((layer - 1, s), (layer, t), 1))
+    return edges
+
+
+def _hybrid_graph(spec: Hybrid, n: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
+    """``routing_graph`` of a Hybrid: the convolution's layer, then the body's, on n positions."""
+    s = spec.stride
+
+    def group(token: int) -> range:
+        return range(token * s, min((token + 1) * s, n))
+
+    edges = [((0, i), (1, j), 1) for j in range(n) for i in group(j // s)]
+    for (layer, u), (above, t), hops in routing_graph(spec.then, downsampled_length(n, s)):
+        edges += [((layer + 1, p), (above + 1, j), hops) for p in group(u) for j in group(t)]
     return edges
 
 

@@ -18,14 +18,23 @@ Conventions (stated once, used by every function here, and by ``measure.traffic`
   dtypes); sinusoidal positions are computed in float32 and then cast to dtype.
 - A window w < n runs blocked local attention (``costs.window_blocks``); its mask is built
   from int64 positions and bool tests, each counted by its own itemsize.
+- A Hybrid has a forward phase only (``formulas.decode`` refuses it a prefill and a
+  decode): its front-end and upsampling around its body's forward at m = ceil(n / s).
 """
 
 import torch
 
 from ..checks import require_choice, require_non_negative, require_positive
 from ..registry import require_spec
-from ..specs import CNN, LSTM, RNN, Transformer
-from .costs import forward_flops, itemsize, kv_cache_rows, params, window_blocks
+from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from .costs import (
+    downsampled_length,
+    forward_flops,
+    itemsize,
+    kv_cache_rows,
+    params,
+    window_blocks,
+)
 from .decode import decode_state_bytes, decode_step_flops, require_decoder
 
 PHASES = ("forward", "prefill", "decode")
@@ -175,7 +184,26 @@ def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
     return total
 
 
+def _hybrid_forward(spec: Hybrid, n: int, B: int, s: int) -> int:
+    """Unfused bytes of a Hybrid's forward: pad, strided convolution, the tokens made
+    contiguous, the body at m tokens, the outputs repeated s times (then a slice, a view).
+
+    The contiguous copy happens unless the transposed tokens already are (m = 1 or d = 1);
+    the repeat is a copy of the expanded (B, m, s, d) outputs unless s = 1 or m = 1 (a view).
+    """
+    d, stride = spec.d_model, spec.stride
+    m = downsampled_length(n, stride)
+    padded = B * d * m * stride
+    el = B * n * d + padded  # constant_pad_nd: even a zero pad writes a copy
+    el += padded + stride * d * d + d + B * d * m  # convolution: input, weight, bias, tokens
+    el += 2 * B * m * d if m > 1 and d > 1 else 0  # contiguous
+    el += 2 * padded if stride > 1 and m > 1 else 0  # reshape of the expanded outputs: a clone
+    return el * s + _unfused(spec.then, m, B, s, False)
+
+
 def _unfused(spec, n: int, B: int, s: int, decode: bool) -> int:
+    if isinstance(spec, Hybrid):
+        return _hybrid_forward(spec, n, B, s)
     if isinstance(spec, (RNN, LSTM)):
         return _recurrent(spec, n, B, s, decode)
     if isinstance(spec, CNN):
@@ -206,6 +234,9 @@ def bytes_moved(spec, n: int, batch: int = 1, dtype=torch.float32, phase: str = 
     runs of bytes(inputs) + bytes(outputs), views 0; ideal: bytes(weights) + B n d s (in)
     + B n d s (out) [+ state after n tokens, prefill] or bytes(weights) + bytes(state after
     n) + 2 B d s (decode). n: positions (forward, prefill) or cached tokens (decode).
+    A Hybrid, forward only: unfused, 2 B n d + 3 B d n_pad + s d^2 + d + B d m, + 2 B m d
+    (contiguous tokens, m > 1 and d > 1) + 2 B d n_pad (the repeat, s > 1 and m > 1), times s
+    bytes, + the body's unfused bytes at m = ceil(n / s), n_pad = s m; ideal as above.
     """
     s = _check(spec, n, batch, dtype, phase, count)
     if count == "unfused":

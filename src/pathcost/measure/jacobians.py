@@ -18,6 +18,12 @@ autograd of the modules ``models.build(spec)`` makes, never from a formula.
   horizon s at which h_j still depends on x_i, found by binary search over s. Upper layers
   add no transfer to the shortest path (their input edge moves nothing), so only the first
   layer of the module is run.
+- Hybrid (a strided convolution, then a body): cut like a stack whose bottom layer is the
+  convolution. Depth 1 is the convolution alone, its tokens repeated back to n positions
+  as the full module repeats its body's outputs; depth 1 + l adds the body's first l
+  layers. A recurrent body counts the convolution as 1 and its state transfers between
+  tokens as above, with the state detached on every transfer into a token after the input
+  token + s horizon.
 - The receptive field is the span of the inputs that one output of the full module reads.
 
 The sequence is finite and padded with constants (zeros for a convolution), so a route
@@ -38,22 +44,23 @@ from ..checks import require_choice, require_non_negative, require_positive
 from ..models import SEED, seeded, seeded_input
 from ..registry import ATTENTION_KERNELS, require_spec
 from ..runtime import threads
-from ..specs import CNN, LSTM, RNN
+from ..specs import CNN, LSTM, RNN, Hybrid
 
 
 def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
     """Measured path length L from input i to output j of n positions, as in "Routing graphs".
 
     Stack: the fewest bottom layers l >= 1 with d y_j / d x_i != 0. RNN, LSTM: the fewest state
-    transfers a gradient from h_j must cross to reach x_i. ``math.inf`` if none reaches.
-    The twin of ``paths.path_length(spec, abs(i - j))``.
+    transfers a gradient from h_j must cross to reach x_i. Hybrid: its convolution, then
+    either (module docstring). ``math.inf`` if none reaches.
+    The twin of ``paths.path_length_between(spec, i, j)``.
     """
     _require_workload(spec, n, attention)
     require_non_negative(i=i, j=j)
     for name, position in (("i", i), ("j", j)):
         if position >= n:
             raise ValueError(f"{name} must be a position 0..{n - 1}, got {position}")
-    if isinstance(spec, (RNN, LSTM)):
+    if isinstance(spec.then if isinstance(spec, Hybrid) else spec, (RNN, LSTM)):
         return _recurrent_path_length(spec, n, i, j)
     return _stack_depths(spec, n, j, attention)[i]
 
@@ -149,7 +156,14 @@ def _reads(y_j: torch.Tensor, x: torch.Tensor) -> set[int]:
 
 
 def _prefix_outputs(spec, stack, x: torch.Tensor) -> list[torch.Tensor]:
-    """Output (1, n, d) of the first l layers of a ConvStack or TransformerStack, l = 1, 2, ..."""
+    """Output (1, n, d) of the first l layers of a ConvStack or TransformerStack, l = 1, 2, ...
+
+    A Hybrid's: its tokens, then the body's prefixes on them, each repeated back to n.
+    """
+    if isinstance(spec, Hybrid):
+        tokens = stack.tokens(x)
+        inner = [tokens, *_prefix_outputs(spec.then, stack.body, tokens)]
+        return [stack.upsample(h, x.shape[1]) for h in inner]
     convolution = isinstance(spec, CNN)
     h = x.transpose(1, 2) if convolution else x  # ConvLayer works on (B, d, n)
     outputs = []
@@ -172,28 +186,39 @@ def _stack_depths(spec, n: int, j: int, attention: str) -> tuple:
 
 
 def _recurrent_path_length(spec, n: int, i: int, j: int) -> int | float:
-    """Smallest horizon s with d h_j / d x_i != 0 when at most s state transfers are crossed."""
-    layer, x = _module(spec, "explicit").layers[0], _input(spec, n)
-    low, high = 0, max(j - i, 0)  # s = j - i detaches nothing on the way from i to j
-    if not _crosses(layer, x, i, j, high):
+    """Smallest horizon s with d h_j / d x_i != 0 when at most s state transfers are crossed.
+
+    A Hybrid's recurrent body runs on its tokens: the horizon counts transfers between the
+    tokens of i and j, and the convolution before them adds one hop.
+    """
+    module, x = _module(spec, "explicit"), _input(spec, n)
+    if isinstance(spec, Hybrid):
+        front, layer, hop = module.tokens, module.body.layers[0], 1
+        a, b = i // module.stride, j // module.stride  # the tokens of i and of j
+    else:
+        front, layer, hop, a, b = (lambda inputs: inputs), module.layers[0], 0, i, j
+    low, high = 0, max(b - a, 0)  # s = b - a detaches nothing on the way from a to b
+    if not _crosses(front, layer, x, i, a, b, high):
         return math.inf
     while low < high:  # crossing is monotone in s: more allowed transfers, more paths
         middle = (low + high) // 2
-        if _crosses(layer, x, i, j, middle):
+        if _crosses(front, layer, x, i, a, b, middle):
             high = middle
         else:
             low = middle + 1
-    return low
+    return hop + low
 
 
-def _crosses(layer, x: torch.Tensor, i: int, j: int, horizon: int) -> bool:
-    """Whether d h_j / d x_i != 0 with the state detached on every transfer into t > i + horizon."""
+def _crosses(front, layer, x: torch.Tensor, i: int, a: int, b: int, horizon: int) -> bool:
+    """Whether d h_b / d x_i != 0, h run over front(x), with the state detached on every
+    transfer into t > a + horizon (a = i, b = j without a front)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        u = layer.input(x)  # moves nothing between positions
-        state = layer.initial_state(x)
-        for t in range(j + 1):
-            if t > i + horizon:
+        inputs = front(x)  # x itself, or a Hybrid's tokens (its convolution: one hop)
+        u = layer.input(inputs)  # moves nothing between positions
+        state = layer.initial_state(inputs)
+        for t in range(b + 1):
+            if t > a + horizon:
                 state = tuple(part.detach() for part in state)
             state = layer.step(u[:, t], state)
         return i in _reads(state[0][0], x)

@@ -26,6 +26,7 @@ from torch.utils.weak import WeakTensorKeyDictionary
 from ..checks import require_module_input, require_positive
 from ..models import seeded, seeded_input
 from ..registry import require_spec
+from ..specs import Hybrid
 
 aten = torch.ops.aten
 
@@ -263,15 +264,40 @@ def _one_application(spec):
     return replace(spec, layers=1)
 
 
+class _Tokens(torch.nn.Module):
+    """A Hybrid's front end alone: its strided convolution, (B, n, d) -> (B, ceil(n / s), d)."""
+
+    def __init__(self, hybrid: torch.nn.Module):
+        super().__init__()
+        self.hybrid = hybrid
+
+    def forward(self, x):
+        return self.hybrid.tokens(x)
+
+
 def sequential_steps(spec, n: int, attention: str = "explicit") -> int:
     """Measured S(n) of ``models.build(spec)`` on n positions, in layer or cell applications.
 
     Derived in "Routing graphs". The chain of products of the seeded float64 module on a
     (1, n, d_model) input, over the chain of one application measured the same way: the
     spec cut to one layer, on one position. Raises if one does not divide the other.
+    A Hybrid's front end is one application: its chain (the module cut after its
+    convolution) counts 1, and the rest of the module's chain is counted in applications
+    of its body.
     """
     require_spec(spec)
     require_positive(n=n)
-    one = seeded(_one_application(spec), attention)
+    body = spec.then if isinstance(spec, Hybrid) else spec
+    one = seeded(_one_application(body), attention)
     unit = longest_chain(one, seeded_input(1, spec.d_model))
-    return longest_chain(seeded(spec, attention), seeded_input(n, spec.d_model), unit)
+    module, x = seeded(spec, attention), seeded_input(n, spec.d_model)
+    if not isinstance(spec, Hybrid):
+        return longest_chain(module, x, unit)
+    front = longest_chain(_Tokens(module), x)
+    rest = longest_chain(module, x) - front
+    if rest % unit:
+        raise ValueError(
+            f"the body's application of {unit} products does not divide the {rest} products "
+            "after the front end"
+        )
+    return 1 + rest // unit

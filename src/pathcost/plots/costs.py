@@ -44,8 +44,9 @@ def scaling(records, ax=None, min_n: int = 1):
     return ax
 
 
+# conv is a CNN's only component, and a Hybrid's front end beside an LSTM's input (0.0)
 _SHARE_SHADES = {
-    "input": 0.0, "recurrent": 0.5, "conv": 0.0,
+    "input": 0.0, "recurrent": 0.5, "conv": 0.25,
     "ffn": 0.55, "qkv": 0.75, "out": 0.88, "scores": 0.0, "values": 0.3, "fused": 0.0,
 }  # fmt: skip
 
