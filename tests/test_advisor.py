@@ -104,3 +104,13 @@ def test_a_longer_span_never_picks_a_longer_path_at_that_span():
 def test_bad_input_is_refused_by_name(kwargs, name):
     with pytest.raises(ValueError, match=name):
         recommend(**{"device": "a100-80gb", **kwargs})
+
+
+def test_the_hybrid_shortens_the_recurrent_chain_by_its_stride():
+    r = recommend(span_p90=200, n_p90=1600, device="t4", batch=1, dtype="fp16", training=False,
+                  latency_p95_s=0.2)  # fmt: skip
+    hybrid, lstm = r.estimates["hybrid"], r.estimates["lstm"]
+    stride = THRESHOLDS["stride"]
+    assert hybrid["sequential_steps"] == 1 + lstm["sequential_steps"] // stride
+    assert hybrid["latency_bound_s"] < lstm["latency_bound_s"]
+    assert hybrid["decode_state_bytes"] is None  # no Decoder runs a Hybrid

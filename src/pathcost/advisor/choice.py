@@ -13,8 +13,9 @@ span), at or above it by path length at the span, then by time (ties: the smalle
 memory). The quadrant is the article's 2 x 2 matrix:
 span small or large, budget small or large (whether explicit full attention fits).
 
-Not yet covered: the "hybrid" choice of the article's streaming scenario (a strided
-convolution, then an LSTM or attention) is not among the candidates yet.
+The hybrid candidate is ``specs.Hybrid(stride, LSTM)``: a strided convolution, then an
+LSTM on the shorter sequence. It does not decode one position at a time, so its decode
+state is None and, for inference, its memory is the weights and one forward's output.
 """
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from ..checks import is_real, require_bool, require_choice, require_positive, re
 from ..formulas import budget as training_budget
 from ..formulas import costs, decode, kernels, paths, traffic
 from ..registry import DTYPES
-from ..specs import LSTM, RNN, Transformer
+from ..specs import LSTM, RNN, Hybrid, Transformer
 
 # The thresholds, by name; each comment names the chapter whose measurement bears on it.
 THRESHOLDS = {
@@ -33,8 +34,9 @@ THRESHOLDS = {
     "cnn_kernel": 3,  # the convolution's width, sized in "Receptive fields"
     "cnn_max_layers": 24,  # the deepest CNN allowed; "Gradient decay" on deep products
     "layers": 6,  # depth of the Transformer candidates; "Counting compute" prices a layer
+    "stride": 4,  # the hybrid's front-end; "Cutting the n^2" measures downsampling
 }
-CHOICES = ("lstm", "cnn", "transformer", "transformer-fused", "windowed-transformer")
+CHOICES = ("lstm", "cnn", "transformer", "transformer-fused", "windowed-transformer", "hybrid")
 PRECISIONS = {"bf16": "mixed-bf16", "fp16": "mixed-fp16", "fp32": "fp32"}  # dtype -> training
 
 
@@ -76,6 +78,7 @@ def candidates(span: int, d_model: int, heads: int, limits: dict) -> dict:
         "transformer-fused": full,
         "windowed-transformer": Transformer(d_model, heads, 4 * d_model,
                                             max(layers, -(-span // w)), window=w),
+        "hybrid": Hybrid(limits["stride"], LSTM(d_model, layers=1)),
     }  # fmt: skip
 
 
@@ -93,32 +96,35 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
 
     memory_bytes: the whole training step (``training_memory(...).total``, AdamW, the
     dtype's mixed precision, the device's autocast lists) or, for inference, the weights
-    and the decode state after n tokens. step_time_bound_s: the roofline of a training
+    and the decode state after n tokens (a Hybrid: one forward's output). step_time_bound_s: the roofline of a training
     step, 3 x the forward's executed FLOPs and ideal bytes, and for a recurrence at least
     3 S(n) x one batched step's roofline (the chain runs forward, and backward at twice the
     work). latency_bound_s: one sequence's forward, the larger of its roofline and, for a
-    recurrence, S(n) x one step's roofline.
+    recurrence (or a Hybrid's recurrent body), S(n) x one step's roofline.
     Where the device table states no peak for dtype the bounds keep the memory term only
     (compute_term False).
     """
     attention = "sdpa" if choice == "transformer-fused" else "explicit"
     torch_dtype = DTYPES[dtype]
+    decodes = not isinstance(spec, Hybrid)  # no Decoder runs a Hybrid
+    state = decode.decode_state_bytes(spec, n, batch, torch_dtype) if decodes else None
     if training:
         memory = training_budget.training_memory(
             spec, n, batch, PRECISIONS[dtype], "adamw", False, attention,
             training_budget.device_lists(profile),
         ).total  # fmt: skip
-    else:
+    else:  # the weights, and the state a decoder keeps (a Hybrid: its forward's output)
         memory = costs.params(spec) * costs.itemsize(torch_dtype)
-        memory += decode.decode_state_bytes(spec, n, batch, torch_dtype)
+        memory += state if decodes else batch * n * spec.d_model * costs.itemsize(torch_dtype)
     flops = kernels.executed_forward_flops(spec, n, batch, attention)
     moved = traffic.bytes_moved(spec, n, batch, torch_dtype, "forward", "ideal")
     latency = _bound(flops / batch, moved / batch, profile, dtype)
     step_time = _bound(3 * flops, 3 * moved, profile, dtype)
-    if isinstance(spec, (RNN, LSTM)):  # steps wait for each other, in backward too
+    recurrence = spec.then if isinstance(spec, Hybrid) else spec
+    if isinstance(recurrence, (RNN, LSTM)):  # steps wait for each other, in backward too
         def chain(b: int) -> float:
-            one = _bound(decode.decode_step_flops(spec, 0, b),
-                         traffic.bytes_moved(spec, 0, b, torch_dtype, "decode", "ideal"),
+            one = _bound(decode.decode_step_flops(recurrence, 0, b),
+                         traffic.bytes_moved(recurrence, 0, b, torch_dtype, "decode", "ideal"),
                          profile, dtype)  # fmt: skip
             return paths.sequential_steps(spec, n) * one
 
@@ -129,7 +135,7 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
         "sequential_steps": paths.sequential_steps(spec, n),
         "memory_bytes": memory,
         "budget_bytes": budget,
-        "decode_state_bytes": decode.decode_state_bytes(spec, n, 1, torch_dtype),
+        "decode_state_bytes": state,
         "step_time_bound_s": step_time,
         "compute_term": dtype in profile.peak_flops,  # False: no sourced peak, memory term only
         "latency_bound_s": latency,
