@@ -96,8 +96,9 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
 
     memory_bytes: the whole training step (``training_memory(...).total``, AdamW, the
     dtype's mixed precision, the device's autocast lists) or, for inference, the weights
-    and the decode state after n tokens (a Hybrid: one forward's output). step_time_bound_s: the roofline of a training
-    step, 3 x the forward's executed FLOPs and ideal bytes, and for a recurrence at least
+    and the decode state after n tokens (a Hybrid: one forward's output).
+    step_time_bound_s: the roofline of a training step, 3 x the forward's executed FLOPs
+    and ideal bytes, and for a recurrence at least
     3 S(n) x one batched step's roofline (the chain runs forward, and backward at twice the
     work). latency_bound_s: one sequence's forward, the larger of its roofline and, for a
     recurrence (or a Hybrid's recurrent body), S(n) x one step's roofline.
