@@ -32,3 +32,23 @@ def test_two_axis_map_fills_measured_points_only():
 def test_nothing_to_draw_is_refused(draw):
     with pytest.raises(ValueError, match="points"):
         draw()
+
+
+def test_checkpoint_trade_skips_measurements_without_a_first_one():
+    spec = pc.LSTM(8)
+    ax = pc.plots.checkpoint_trade({spec: [(0.0, 100, None), (0.1, 80, 90)]})
+    assert len(ax.lines) == 2  # the model's line and the reference at 1, no measured points
+    with pytest.raises(ValueError, match="curves"):
+        pc.plots.checkpoint_trade({spec: []})
+
+
+@pytest.mark.parametrize(
+    "kwargs,name", [({"choice": "gru"}, "choice"), ({"dtype": "int8"}, "dtype"), ({"n": 0}, "n")]
+)
+def test_the_advisors_estimate_refuses_bad_input_by_name(kwargs, name):
+    from pathcost.advisor.choice import estimate
+
+    args = dict(choice="lstm", spec=pc.LSTM(8), span=4, n=16, batch=1, dtype="fp32",
+                profile=pc.device_profile("t4"), budget=10**9, training=True)  # fmt: skip
+    with pytest.raises(ValueError, match=name):
+        estimate(**{**args, **kwargs})

@@ -26,7 +26,7 @@ from .bench import bandwidth, timing
 from .checks import require_choice, require_positive, require_real
 from .registry import DTYPES
 
-GB = 10**9
+GB = bandwidth.GB
 GiB = 2**30
 
 

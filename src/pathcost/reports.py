@@ -15,7 +15,7 @@ from .advisor.profiles import length_profile, percentiles
 from .formulas import budget as training_budget
 from .formulas import costs, decode, paths, traffic
 from .registry import DTYPES, dtype_name
-from .specs import Hybrid, Transformer
+from .specs import Transformer
 
 
 def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
@@ -26,7 +26,7 @@ def estimate(spec, n: int, batch: int, dtype, attention: str) -> dict:
     moved and arithmetic intensity come in both counts of ``formulas.traffic``.
     """
     is_transformer = isinstance(spec, Transformer)
-    decodes = spec.causal and not isinstance(spec, Hybrid)  # no Decoder runs a Hybrid
+    decodes = decode.decodes(spec)
     components = costs.forward_flops_by_component(spec, n, batch)
     return {
         "spec": repr(spec),
@@ -69,7 +69,7 @@ def _traffic(formula, spec, n: int, batch: int, dtype, phase: str, attention: st
     eager PyTorch with explicit attention: under a fused kernel it is None for a Transformer
     (the ideal count does not depend on the kernel).
     """
-    if phase != "forward" and (not spec.causal or isinstance(spec, Hybrid)):
+    if phase != "forward" and not decode.decodes(spec):
         return None
     fused = attention != "explicit" and isinstance(spec, Transformer)
     skip = {"unfused"} if fused else set()

@@ -177,9 +177,9 @@ class Hybrid:
             layers = 1 if self.layers is None else self.layers
             require_positive(layers=layers)
             then = LSTM(self.d_model, layers)
-        from .registry import ARCHITECTURES  # the registry lists this class: import late
+        from .registry import single_architectures  # the registry lists this class: import late
 
-        bodies = [entry.spec for entry in ARCHITECTURES.values() if not entry.composite]
+        bodies = [entry.spec for entry in single_architectures().values()]
         if type(then) not in bodies:
             names = ", ".join(spec.__name__ for spec in bodies)
             raise ValueError(f"then must be a spec of {names} (not a Hybrid), got {then!r}")
@@ -208,3 +208,8 @@ def dilations(layers: int, base: int = 2) -> tuple:
     """
     require_positive(layers=layers, base=base)
     return tuple(base**layer for layer in range(layers))
+
+
+def body(spec):
+    """The spec that runs the sequence: a Hybrid's `then`, any other spec itself."""
+    return spec.then if isinstance(spec, Hybrid) else spec

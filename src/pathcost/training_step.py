@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from . import models, runtime
+from .checks import is_int
 from .formulas.budget import require_step
 from .registry import OPTIMIZERS, PRECISIONS
 
@@ -35,7 +36,13 @@ class Checkpointed(nn.Module):
 def checkpointed(module: nn.Module, layers: int | None = None) -> nn.Module:
     """module with its first `layers` ``layers`` (all by default; every ``models.build``
     stack has them) checkpointed."""
-    m = len(module.layers) if layers is None else layers
+    stack = getattr(module, "layers", None)
+    if not isinstance(stack, nn.ModuleList):
+        raise ValueError(f"module must keep its layers in a ModuleList `layers`, got "
+                         f"{type(module).__name__}")  # fmt: skip
+    m = len(stack) if layers is None else layers
+    if not is_int(m) or not 0 <= m <= len(stack):
+        raise ValueError(f"layers must be a number of layers 0..{len(stack)}, got {layers!r}")
     module.layers = nn.ModuleList(
         Checkpointed(layer) if i < m else layer for i, layer in enumerate(module.layers)
     )

@@ -21,11 +21,11 @@ state is None and, for inference, its memory is the weights and one forward's ou
 from dataclasses import dataclass
 
 from .. import devices
-from ..checks import is_real, require_bool, require_choice, require_positive, require_real
+from ..checks import require_bool, require_choice, require_positive, require_real
 from ..formulas import budget as training_budget
 from ..formulas import costs, decode, kernels, paths, traffic
 from ..registry import DTYPES
-from ..specs import LSTM, RNN, Hybrid, Transformer
+from ..specs import LSTM, RNN, Hybrid, Transformer, body
 
 # The thresholds, by name; each comment names the chapter whose measurement bears on it.
 THRESHOLDS = {
@@ -68,7 +68,10 @@ class Recommendation:
 
 
 def candidates(span: int, d_model: int, heads: int, limits: dict) -> dict:
-    """Each choice's spec, sized so its path reaches `span` positions back."""
+    """Each choice's spec, sized so its path reaches `span` positions back; limits override
+    ``THRESHOLDS`` by name."""
+    require_positive(span=span, d_model=d_model, heads=heads)
+    limits = {**THRESHOLDS, **limits}
     w, layers = min(limits["window"], span), limits["layers"]
     full = Transformer(d_model, heads, 4 * d_model, layers)
     return {
@@ -105,9 +108,13 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
     Where the device table states no peak for dtype the bounds keep the memory term only
     (compute_term False).
     """
+    require_choice("choice", choice, CHOICES)
+    require_choice("dtype", dtype, PRECISIONS)
+    require_positive(span=span, n=n, batch=batch, budget=budget)
+    require_bool(training=training)
     attention = "sdpa" if choice == "transformer-fused" else "explicit"
     torch_dtype = DTYPES[dtype]
-    decodes = not isinstance(spec, Hybrid)  # no Decoder runs a Hybrid
+    decodes = decode.decodes(spec)  # no Decoder runs a Hybrid
     state = decode.decode_state_bytes(spec, n, batch, torch_dtype) if decodes else None
     if training:
         memory = training_budget.training_memory(
@@ -121,7 +128,7 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
     moved = traffic.bytes_moved(spec, n, batch, torch_dtype, "forward", "ideal")
     latency = _bound(flops / batch, moved / batch, profile, dtype)
     step_time = _bound(3 * flops, 3 * moved, profile, dtype)
-    recurrence = spec.then if isinstance(spec, Hybrid) else spec
+    recurrence = body(spec)
     if isinstance(recurrence, (RNN, LSTM)):  # steps wait for each other, in backward too
         def chain(b: int) -> float:
             one = _bound(decode.decode_step_flops(recurrence, 0, b),
@@ -148,9 +155,7 @@ def _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtyp
     if span_p90 >= n_p90:
         raise ValueError(f"span_p90 must be shorter than n_p90 (a span lives inside a "
                          f"sequence), got span_p90={span_p90}, n_p90={n_p90}")  # fmt: skip
-    if latency_p95_s is not None:
-        if not is_real(latency_p95_s):
-            raise ValueError(f"latency_p95_s must be a number of seconds, got {latency_p95_s!r}")
+    if latency_p95_s is not None:  # seconds
         require_real("latency_p95_s", latency_p95_s, low=0, low_open=True)
     require_bool(training=training)
     require_choice("dtype", dtype, PRECISIONS)

@@ -37,6 +37,7 @@ import torch
 from ..checks import is_int, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
 from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from ..specs import body as sequence_body
 from .costs import (
     activation_bytes,
     downsampled_length,
@@ -181,7 +182,7 @@ def checkpointed_layers(spec, checkpointing) -> int:
     return checkpointing
 
 
-def first_layers(spec, m: int):
+def _first_layers(spec, m: int):
     """The spec of the first m layers of spec (a CNN keeps its first m dilations)."""
     changes = {"layers": m}
     if isinstance(spec, CNN) and spec.dilations is not None:
@@ -235,7 +236,7 @@ def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> 
     m = checkpointed_layers(spec, True if layers is None else layers)
     if m == 0:
         return 0
-    total = forward_flops(first_layers(spec, m), n, batch)
+    total = forward_flops(_first_layers(spec, m), n, batch)
     if isinstance(spec, Transformer):
         total -= m * 2 * batch * n * spec.d_ff * spec.d_model
     return total
@@ -326,8 +327,8 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     t_f, t_b, t_e, a_post = _transients(spec, n, batch, itemsize(dtype), attention)
     t_o = _optimizer_transient(spec, optimizer, precision)
     inputs = checkpointed_activation_bytes(spec, n, batch, precision, m)
-    kept = inputs + full - (saved(first_layers(spec, m)) if m else 0)  # later layers: all
-    body = spec.then if isinstance(spec, Hybrid) else spec
+    kept = inputs + full - (saved(_first_layers(spec, m)) if m else 0)  # later layers: all
+    body = sequence_body(spec)
     if isinstance(body, Transformer):  # NB: measured, one float64 scalar per block that the
         kept += 8 * L  # graph keeps and saved-tensor hooks do not see
     whole = m == L  # the last layer checkpointed: backward recomputes it first
@@ -338,13 +339,13 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     held = held or (weights != dtype and not isinstance(spec, Transformer))
     x = batch * n * spec.d_model * itemsize(weights) if held else 0
     first = 0 if isinstance(body, Transformer) else a + (inputs / m if m else 0)
-    live = {
-        "forward": (kept + t_f + x + (0 if whole else -a_post), t_f + x),
-        "backward start": (kept + last + g + t_b + x, t_b + x + max(last, 0)),
+    live = dict(zip(PHASES, (  # (bytes live at the moment, of which temporaries)
+        (kept + t_f + x + (0 if whole else -a_post), t_f + x),
+        (kept + last + g + t_b + x, t_b + x + max(last, 0)),
         # a Transformer's first block has freed its activations by then; a recurrence has not
-        "backward end": (first + P + t_e + x, t_e + x),
-        "optimizer step": (P + t_o, t_o),
-    }
+        (first + P + t_e + x, t_e + x),
+        (P + t_o, t_o),
+    )))
     phase = max(live, key=lambda name: live[name][0])
     state = optimizer_bytes(spec, optimizer, precision)
     peak = P + state + math.ceil(live[phase][0])
@@ -379,8 +380,16 @@ def _budget(budget) -> tuple[int, str]:
     return budget, "cpu"
 
 
-def _largest(fits, what: str) -> int:
-    """The largest m >= 1 with fits(m), for fits true up to some m and false after."""
+def _largest(budget, lists, total_at, what: str) -> int:
+    """The largest m >= 1 with total_at(m, lists) <= the budget's bytes, for a total that
+    grows with m: doubling, then bisection. lists None: the budget's device's lists."""
+    limit, default = _budget(budget)
+    lists = default if lists is None else lists
+    total_at(1, lists)  # validate the settings before searching
+
+    def fits(m: int) -> bool:
+        return total_at(m, lists) <= limit
+
     if not fits(1):
         raise ValueError(f"the budget does not fit {what} = 1")
     low, high = 1, 2
@@ -402,27 +411,21 @@ def max_seq_len(spec, budget, batch: int = 1, precision: str = "fp32", optimizer
     (``budget_bytes``). lists: the autocast op lists of ``mixed_activation_bytes``; by
     default "cuda" for a named GPU and "cpu" for a byte count.
     """
-    limit, default = _budget(budget)
-    lists = default if lists is None else lists
-    settings = (precision, optimizer, checkpointing, attention, lists)
-    training_memory(spec, 1, batch, *settings)  # validate before searching
+    settings = (precision, optimizer, checkpointing, attention)
 
-    def fits(n: int) -> bool:
-        return training_memory(spec, n, batch, *settings).total <= limit
+    def total_at(n: int, lists: str) -> int:
+        return training_memory(spec, n, batch, *settings, lists).total
 
-    return _largest(fits, "n")
+    return _largest(budget, lists, total_at, "n")
 
 
 def max_batch(spec, n: int, budget, precision: str = "fp32", optimizer: str = "adam",
               checkpointing: bool | int = False, attention: str = "explicit",
               lists: str | None = None) -> int:
     """Largest batch whose training step at length n fits the budget, exactly (see max_seq_len)."""
-    limit, default = _budget(budget)
-    lists = default if lists is None else lists
-    settings = (precision, optimizer, checkpointing, attention, lists)
-    training_memory(spec, n, 1, *settings)  # validate before searching
+    settings = (precision, optimizer, checkpointing, attention)
 
-    def fits(batch: int) -> bool:
-        return training_memory(spec, n, batch, *settings).total <= limit
+    def total_at(batch: int, lists: str) -> int:
+        return training_memory(spec, n, batch, *settings, lists).total
 
-    return _largest(fits, "batch")
+    return _largest(budget, lists, total_at, "batch")

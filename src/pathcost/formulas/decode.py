@@ -34,6 +34,12 @@ from ..specs import LSTM, RNN, Hybrid, Transformer
 from .costs import forward_flops_by_component, itemsize, kv_cache_bytes, kv_cache_rows
 
 
+def decodes(spec) -> bool:
+    """True when `spec` decodes one token at a time (``require_decoder`` would accept it)."""
+    require_spec(spec)
+    return spec.causal and not isinstance(spec, Hybrid)
+
+
 def require_decoder(spec) -> None:
     """Raise ValueError (naming spec) unless `spec` is one of the book's causal architectures.
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .memory import peak_bytes
+from ..checks import require_callable
+from .memory import memory_events, peak_bytes
 from .traffic import tensor_bytes
 
 
@@ -27,6 +28,8 @@ class StepMemory:
 
 def step_memory(step) -> StepMemory:
     """Measure one steady training step of ``step`` (a ``training_step.Step``)."""
+    if not callable(step) or not hasattr(step, "optimizer") or not hasattr(step, "module"):
+        raise ValueError(f"step must be a training_step.Step, got {type(step).__name__}")
     step()  # the first step creates the optimizer's state
     parameters = list(step.module.parameters())
     persistent = tensor_bytes(parameters)
@@ -42,6 +45,7 @@ def held_bytes(fn, device=None) -> tuple:
     pass, that is the output plus everything autograd keeps for backward, whichever
     mechanism keeps it (saved tensors, or a checkpoint's inputs).
     """
+    require_callable(fn=fn)
     device = torch.device("cpu" if device is None else device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -49,9 +53,5 @@ def held_bytes(fn, device=None) -> tuple:
         result = fn()
         torch.cuda.synchronize(device)
         return torch.cuda.memory_allocated(device) - start, result
-    with torch.profiler.profile(
-        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
-    ) as profile:
-        result = fn()
-    events = [e for e in profile.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events, result = memory_events(fn)
     return sum(e.nbytes() for e in events), result

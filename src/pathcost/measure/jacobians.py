@@ -44,7 +44,7 @@ from ..checks import require_choice, require_non_negative, require_positive
 from ..models import SEED, seeded, seeded_input
 from ..registry import ATTENTION_KERNELS, require_spec
 from ..runtime import threads
-from ..specs import CNN, LSTM, RNN, Hybrid
+from ..specs import CNN, LSTM, RNN, Hybrid, body
 
 
 def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
@@ -60,7 +60,7 @@ def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> in
     for name, position in (("i", i), ("j", j)):
         if position >= n:
             raise ValueError(f"{name} must be a position 0..{n - 1}, got {position}")
-    if isinstance(spec.then if isinstance(spec, Hybrid) else spec, (RNN, LSTM)):
+    if isinstance(body(spec), (RNN, LSTM)):
         return _recurrent_path_length(spec, n, i, j)
     return _stack_depths(spec, n, j, attention)[i]
 

@@ -44,9 +44,7 @@ def peak_bytes(fn, device=None) -> int:
     memory events (every tensor allocation and free, in order). Process RSS is not used:
     it also counts the allocator's cache and the interpreter.
     """
-    if not callable(fn):
-        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
-    device = torch.device("cpu" if device is None else device)
+    device = _device(fn, device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         start = torch.cuda.memory_allocated(device)
@@ -54,15 +52,30 @@ def peak_bytes(fn, device=None) -> int:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - start
-    with torch.profiler.profile(
-        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
-    ) as profile:
-        fn()
-    # NB: the raw event list is the only place with every allocation and free in order
-    # (the public FunctionEvents fold them into ops and lose peaks inside an op).
-    events = [e for e in profile.profiler.kineto_results.events() if e.name() == "[memory]"]
     live = peak = 0
-    for event in sorted(events, key=lambda e: e.start_ns()):
+    for event in memory_events(fn)[0]:
         live += event.nbytes()
         peak = max(peak, live)
     return peak
+
+
+def _device(fn, device) -> torch.device:
+    """Check fn is callable; the device to measure on (CPU by default)."""
+    if not callable(fn):
+        raise ValueError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    return torch.device("cpu" if device is None else device)
+
+
+def memory_events(fn) -> tuple:
+    """(the profiler's allocation and free events while fn() runs, in order; fn's result).
+
+    NB: the raw event list is the only place with every allocation and free in order (the
+    public FunctionEvents fold them into ops and lose peaks inside an op).
+    """
+    _device(fn, None)
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+    ) as profile:
+        result = fn()
+    events = [e for e in profile.profiler.kineto_results.events() if e.name() == "[memory]"]
+    return sorted(events, key=lambda e: e.start_ns()), result

@@ -27,6 +27,7 @@ from ..checks import require_module_input, require_positive
 from ..models import seeded, seeded_input
 from ..registry import require_spec
 from ..specs import Hybrid
+from ..specs import body as sequence_body
 
 aten = torch.ops.aten
 
@@ -287,7 +288,7 @@ def sequential_steps(spec, n: int, attention: str = "explicit") -> int:
     """
     require_spec(spec)
     require_positive(n=n)
-    body = spec.then if isinstance(spec, Hybrid) else spec
+    body = sequence_body(spec)
     one = seeded(_one_application(body), attention)
     unit = longest_chain(one, seeded_input(1, spec.d_model))
     module, x = seeded(spec, attention), seeded_input(n, spec.d_model)

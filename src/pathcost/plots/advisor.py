@@ -1,5 +1,6 @@
 """Figures of "Choosing a model": the 2 x 2 decision matrix and the two-axis map."""
 
+from ..checks import require_positive
 from ..registry import colour, label
 from .style import MUTED, figure
 
@@ -21,6 +22,7 @@ def decision_matrix(points, span_long: int, ax=None):
     """
     if not points:
         raise ValueError("points must hold at least one (name, span, ratio, choice)")
+    require_positive(span_long=span_long)
     if ax is None:
         _, ax = figure(width=7.0, height=4.6)
     spans = [s for _, s, _, _ in points] + [span_long]

@@ -7,7 +7,7 @@ from .style import MUTED, figure, shade
 KINDS = ("params", "grads", "optimizer", "activations", "transient")  # master: 0 here
 LIGHTNESS = dict(zip(KINDS, (0.0, 0.3, 0.5, 0.68, 0.85)))  # one shade per kind
 HATCHES = dict(zip(KINDS, ("", "//", "..", "||", "\\\\")))
-MiB = 2**20
+MiB = 2**20  # bars in binary units, as the book prints bytes
 
 
 def breakdown(bars, ax=None):
@@ -63,12 +63,17 @@ def checkpoint_trade(curves, ax=None):
     if ax is None:
         _, ax = figure(width=6.4, height=3.8)
     for spec, points in curves.items():
+        if not points:
+            raise ValueError(f"curves[{label(spec)}] must hold at least one point")
         base = points[0][1]
         xs = [100 * extra for extra, _, _ in points]
         ax.plot(xs, [model / base for _, model, _ in points], color=colour(spec), lw=2,
                 marker="o", label=f"{label(spec)}, model")  # fmt: skip
-        measured = [(x, m / points[0][2]) for x, (_, _, m) in zip(xs, points) if m is not None]
-        if measured and points[0][2] is not None:
+        first = points[0][2]
+        measured = [] if first is None else [
+            (x, m / first) for x, (_, _, m) in zip(xs, points) if m is not None
+        ]
+        if measured:
             ax.plot(*zip(*measured), ls="none", marker="o", mfc="white", ms=9,
                     color=colour(spec), label=f"{label(spec)}, measured")  # fmt: skip
     ax.axhline(1.0, color=MUTED, lw=1, zorder=0)
