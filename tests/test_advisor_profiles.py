@@ -215,10 +215,11 @@ def uniform_attention(spec, **build):
     return model
 
 
-def visible_mass(n: int, window, causal: bool) -> dict:
-    """Exact attention mass by distance of uniform attention over the keys each query sees."""
+def visible_mass(n: int, window, causal: bool, queries=None) -> dict:
+    """Exact attention mass by distance of uniform attention over the keys each query (of
+    `queries`, every position by default) sees."""
     mass = {}
-    for t in range(n):
+    for t in range(n) if queries is None else queries:
         seen = [s for s in range(n) if (not causal or s <= t)
                 and (window is None or abs(t - s) <= window)]  # fmt: skip
         for s in seen:
@@ -267,6 +268,24 @@ def test_uniform_attention_span_equals_the_exact_mass_by_distance(sizes, n, buil
     assert span.mean == pytest.approx(float(sum(d * m for d, m in mass.items()) / total), 1e-6)
 
 
+@pytest.mark.parametrize("sizes, n, build", SPANS)
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_one_query_position_gets_exactly_its_own_mass(sizes, n, build, where):
+    spec = pc.Transformer(**sizes)
+    t = {"first": 0, "middle": n // 2, "last": n - 1}[where]
+    x = torch.randn(2, n, spec.d_model, generator=torch.Generator().manual_seed(2))
+    model = uniform_attention(spec, **build)
+    span = pc.advisor.attention_span(model, x, query=-1 if where == "last" else t)
+    window = spec.window if spec.window is not None and spec.window < n else None
+    mass = visible_mass(n, window, spec.causal, queries=[t])
+    copies = 2 * spec.heads * spec.layers
+    assert span.queries == copies
+    assert np.allclose(
+        span.mass_by_distance, [float(copies * mass.get(d, 0)) for d in range(max(mass) + 1)],
+        rtol=1e-6, atol=1e-6,
+    )  # fmt: skip
+
+
 def test_uniform_causal_span_in_closed_form():
     # query t spreads 1/(t+1) over distances 0..t: mean (n - 1) / 4, and mass at d is
     # H_n - H_d (H the harmonic numbers)
@@ -290,6 +309,9 @@ def test_attention_span_leaves_no_hooks_and_refuses_what_it_cannot_read():
         pc.advisor.attention_span(pc.build(pc.LSTM(16)), torch.randn(1, 8, 16))
     with pytest.raises(ValueError, match="batch must be"):
         pc.advisor.attention_span(model, torch.randn(8, 16))
+    for query in (8, -9, 1.5, "last"):
+        with pytest.raises(ValueError, match="query must be a position -8 .. 7"):
+            pc.advisor.attention_span(model, torch.randn(1, 8, 16), query=query)
     with pytest.raises(ValueError, match="module must be a torch.nn.Module"):
         pc.advisor.attention_span(spec, torch.randn(1, 8, 16))
 

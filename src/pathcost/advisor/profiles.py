@@ -259,26 +259,34 @@ class AttentionSpan:
     mass_by_distance: tuple
 
 
-def attention_span(model, batch) -> AttentionSpan:
+def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
     """Attention-weighted distance distribution: m_d = sum over b, layers, heads, t, s with
     ``|t - s|`` = d of A[t, s], then its P50, P90 and mean.
 
     Derived in "Choosing a model". model: a Transformer module from ``build(spec)`` with
     explicit attention (its ``Scores`` modules give the softmax weights; full, blocked and
     banded windows alike); batch: its (B, n, d_model) input. Causal attention puts no mass
-    on s > t, so the distance there is t - s.
+    on s > t, so the distance there is t - s. query: only the queries at that position
+    (0 .. n - 1, or -1 for the last, where a classifier reads), as "Capstone" does; None
+    pools every position.
     """
     require_module_input(model, batch)
     if batch.dim() != 3:
         raise ValueError(f"batch must be (B, n, d_model), got shape {tuple(batch.shape)}")
+    n = batch.shape[1]
+    if query is not None:
+        if not is_int(query) or not -n <= query < n:
+            raise ValueError(f"query must be a position -{n} .. {n - 1} or None, got {query!r}")
+        query %= n
     layers = [m for m in model.modules() if isinstance(m, SelfAttention) and hasattr(m, "scores")]
     if not layers:
         raise ValueError("model must have explicit attention: build(spec, attention='explicit')")
-    n, mass, queries = batch.shape[1], torch.zeros(1, dtype=torch.float64), [0]
+    mass, queries = torch.zeros(1, dtype=torch.float64), [0]
 
     def record(layer, weights):
         nonlocal mass
-        distance, valid = _layout(layer, weights, n)
+        distance, position = _layout(layer, weights, n)
+        valid = ((position < n) & ((position == query) if query is not None else True)).double()
         weighted = (weights.detach().double().cpu() * valid).flatten()
         counts = torch.bincount(distance.expand(weights.shape).flatten(), weighted)
         mass = torch.cat([mass, mass.new_zeros(max(0, len(counts) - len(mass)))])
@@ -306,21 +314,22 @@ def attention_span(model, batch) -> AttentionSpan:
 
 
 def _layout(layer, weights, n: int):
-    """(``|t - s|`` for each entry of a Scores output, 1 for real query rows and 0 for padding).
+    """(``|t - s|`` for each entry of a Scores output, the query position t of each row).
 
     Layouts: full (..., g n, n); blocked local (..., blocks, g w, keys), block b's row r
-    query b w + r mod w and key j at b w - w + j; banded (..., n, g, W), key t - w + j.
-    Both tensors broadcast against weights (grouped heads stack g query copies as rows).
+    query b w + r mod w (n or more: padding) and key j at b w - w + j; banded
+    (..., n, g, W), key t - w + j. Both tensors broadcast against weights (grouped heads
+    stack g query copies as rows).
     """
     rows, keys = weights.shape[-2:]
     if layer.window is None or layer.window >= n:
         query = (torch.arange(rows) % n).view(rows, 1)
-        return (query - torch.arange(keys)).abs(), torch.ones(rows, 1, dtype=torch.float64)
+        return (query - torch.arange(keys)).abs(), query
     w = layer.window
     if isinstance(layer, BandedSelfAttention):
-        return (w - torch.arange(keys)).abs().view(1, 1, keys), torch.ones(1, 1, 1)
+        return (w - torch.arange(keys)).abs().view(1, 1, keys), torch.arange(n).view(n, 1, 1)
     blocks = weights.shape[-3]
     query = (torch.arange(blocks) * w).view(blocks, 1) + torch.arange(rows) % w  # (blocks, rows)
     key = (torch.arange(blocks) * w - w).view(blocks, 1) + torch.arange(keys)  # (blocks, keys)
     distance = (query.unsqueeze(-1) - key.unsqueeze(-2)).abs()  # (blocks, rows, keys)
-    return distance, (query < n).double().unsqueeze(-1)
+    return distance, query.unsqueeze(-1)
