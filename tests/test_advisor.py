@@ -5,7 +5,7 @@ import math
 import pytest
 
 import pathcost as pc
-from pathcost.advisor.choice import CHOICES, THRESHOLDS, candidates, recommend
+from pathcost.advisor.choice import CHOICES, THRESHOLDS, TRANSFORMERS, candidates, recommend
 from pathcost.formulas import budget, kernels, paths
 
 # (keyword arguments, expected quadrant); fp16 because a T4 has no bf16 peak
@@ -99,6 +99,9 @@ def test_a_longer_span_never_picks_a_longer_path_at_that_span():
         (dict(span_p90=10, n_p90=100, latency_p95_s=-1.0), "latency_p95_s"),
         (dict(span_p90=10, n_p90=100, dtype="int8"), "dtype"),
         (dict(span_p90=10, n_p90=100, span_short=3), "threshold"),
+        (dict(span_p90=10, n_p90=100, train_samples=0), "train_samples"),
+        (dict(span_p90=10, n_p90=100, train_samples=2.5), "train_samples"),
+        (dict(span_p90=10, n_p90=100, small_data=-1), "small_data"),
     ],
 )
 def test_bad_input_is_refused_by_name(kwargs, name):
@@ -114,3 +117,26 @@ def test_the_hybrid_shortens_the_recurrent_chain_by_its_stride():
     assert hybrid["sequential_steps"] == 1 + lstm["sequential_steps"] // stride
     assert hybrid["latency_bound_s"] < lstm["latency_bound_s"]
     assert hybrid["decode_state_bytes"] is None  # no Decoder runs a Hybrid
+
+
+# the CNN too deep for span 100 and a one-position front-end: a Transformer then wins on time
+FEW = dict(span_p90=100, n_p90=128, device="t4", batch=8, dtype="fp16", cnn_max_layers=2,
+           stride=1)  # fmt: skip
+
+
+def test_few_training_sequences_rank_the_transformers_last_with_the_count():
+    plenty, few = recommend(**FEW), recommend(**FEW, train_samples=1000)
+    assert plenty.choice in ("transformer", "transformer-fused")
+    assert few.choice not in TRANSFORMERS and few.runner_up not in TRANSFORMERS
+    reason = next(r for r in few.reasons if r.chapter == "Capstone")
+    assert (reason.value, reason.against) == (1000, THRESHOLDS["small_data"])
+    assert any(f"{THRESHOLDS['small_data']:,}" in change for change in few.what_would_change)
+    # no Transformer is ruled out by the count: their estimates are the same numbers
+    assert few.estimates == plenty.estimates and few.ruled_out == plenty.ruled_out
+
+
+def test_the_count_matters_only_below_the_threshold_and_for_a_short_span():
+    assert recommend(**FEW, train_samples=THRESHOLDS["small_data"]) == recommend(**FEW)
+    assert recommend(**FEW, train_samples=10, small_data=5) == recommend(**FEW)
+    long = dict(span_p90=600, n_p90=4096, device="a100-80gb", batch=2)
+    assert recommend(**long, train_samples=10) == recommend(**long)

@@ -540,6 +540,16 @@ def test_recommend_prints_the_advisors_answer(capsys):
     assert "what would change the answer" in text and "The whole training budget" in text
 
 
+def test_recommend_passes_the_training_sequences_on(capsys):
+    args = "recommend --span-p90 100 --n-p90 128 --device t4 --batch 8 --dtype fp16 --json"
+    few = json.loads(run_command(args + " --train-samples 1000", capsys).stdout)
+    chosen = pc.advisor.recommend(100, 128, device="t4", batch=8, dtype="fp16",
+                                  train_samples=1000)  # fmt: skip
+    assert few["choice"] == chosen.choice
+    assert [r["value"] for r in few["reasons"]] == [r.value for r in chosen.reasons]
+    assert any(r["chapter"] == "Capstone" for r in few["reasons"])
+
+
 @pytest.mark.parametrize("text,seconds", [("200ms", 0.2), ("0.2s", 0.2), ("150us", 150e-6),
                                           ("2", 2.0), ("1e-3", 1e-3)])  # fmt: skip
 def test_durations_are_parsed(text, seconds):
@@ -550,7 +560,8 @@ def test_durations_are_parsed(text, seconds):
     "extra,needle",
     [("--latency-p95 fast", "invalid duration"), ("--latency-p95 0ms", "invalid duration"),
      ("--span-p90 9000", "span_p90"), ("--device k80", "invalid choice"),
-     ("--budget 16gigs", "invalid size"), ("--batch 0", "batch")],
+     ("--budget 16gigs", "invalid size"), ("--batch 0", "batch"),
+     ("--train-samples 0", "train_samples"), ("--train-samples many", "invalid int")],
 )  # fmt: skip
 def test_recommend_bad_input_is_one_line_and_exit_2(extra, needle, capsys):
     result = run_command(f"{RECOMMEND} {extra}", capsys)

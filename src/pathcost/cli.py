@@ -245,6 +245,8 @@ def _parser() -> argparse.ArgumentParser:
     choose.add_argument("--heads", type=int, default=8, help="attention heads of the candidates")
     choose.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16",
                         help="element type (training: its mixed precision)")  # fmt: skip
+    choose.add_argument("--train-samples", type=int,
+                        help="training sequences there are (default: unknown)")  # fmt: skip
     choose.add_argument("--json", action="store_true", help="exact numbers as JSON")
 
     lengths = add("profile", "length and span profile of source, text or length files")
@@ -364,7 +366,8 @@ def main(argv=None) -> int:
             chosen = recommend(args.span_p90, args.n_p90, device=args.device,
                                budget_bytes=args.budget, batch=args.batch,
                                training=not args.inference, latency_p95_s=args.latency_p95,
-                               d_model=args.d_model, heads=args.heads, dtype=args.dtype)
+                               d_model=args.d_model, heads=args.heads, dtype=args.dtype,
+                               train_samples=args.train_samples)
             if args.json:
                 print(json.dumps(finite(as_dict(chosen)), indent=2, allow_nan=False))
             else:

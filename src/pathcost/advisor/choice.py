@@ -35,7 +35,12 @@ THRESHOLDS = {
     "cnn_max_layers": 24,  # the deepest CNN allowed; "Gradient decay" on deep products
     "layers": 6,  # depth of the Transformer candidates; "Counting compute" prices a layer
     "stride": 4,  # the hybrid's front-end; "Cutting the n^2" measures downsampling
+    # training sequences below which a short span ranks the Transformers last: the article's
+    # "tens of thousands of samples" at n = 64, where it says a Transformer overfits; the
+    # gap between training and held-out accuracy is measured in "Capstone"
+    "small_data": 50_000,
 }
+TRANSFORMERS = ("transformer", "transformer-fused", "windowed-transformer")
 CHOICES = ("lstm", "cnn", "transformer", "transformer-fused", "windowed-transformer", "hybrid")
 PRECISIONS = {"bf16": "mixed-bf16", "fp16": "mixed-fp16", "fp32": "fp32"}  # dtype -> training
 
@@ -150,8 +155,11 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
     }
 
 
-def _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype, thresholds):
+def _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype,
+           train_samples, thresholds):  # fmt: skip
     require_positive(span_p90=span_p90, n_p90=n_p90, batch=batch, d_model=d_model, heads=heads)
+    if train_samples is not None:
+        require_positive(train_samples=train_samples)
     if span_p90 >= n_p90:
         raise ValueError(f"span_p90 must be shorter than n_p90 (a span lives inside a "
                          f"sequence), got span_p90={span_p90}, n_p90={n_p90}")  # fmt: skip
@@ -166,15 +174,19 @@ def _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtyp
 
 def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=None,
               batch: int = 1, training: bool = True, latency_p95_s=None, d_model: int = 512,
-              heads: int = 8, dtype: str = "bf16", **thresholds) -> Recommendation:  # fmt: skip
+              heads: int = 8, dtype: str = "bf16", train_samples=None,
+              **thresholds) -> Recommendation:  # fmt: skip
     """The model to try first for dependencies of span_p90 in sequences of n_p90 tokens.
 
     Derived in "Choosing a model" (module docstring). device: a name of ``devices.DEVICES``
     or "this" (measured); budget_bytes: the memory to fit, bytes or a device (default: the
     device's); latency_p95_s: a bound in seconds on one sequence's forward pass, or None;
+    train_samples: the training sequences there are, or None (unknown): below small_data,
+    with a span below span_long, the Transformers rank after every other candidate;
     thresholds: override ``THRESHOLDS`` by name.
     """
-    _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype, thresholds)
+    _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype,
+           train_samples, thresholds)  # fmt: skip
     limits = {**THRESHOLDS, **thresholds}
     profile = devices.device_profile(device)
     limit = training_budget.budget_bytes(profile if budget_bytes is None else budget_bytes)
@@ -183,26 +195,30 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
                for c, s in specs.items()}  # fmt: skip
     ruled_out = _rule_out(specs, numbers, limits, latency_p95_s)
     long_span = span_p90 >= limits["span_long"]
+    small_data = not long_span and train_samples is not None and (
+        train_samples < limits["small_data"])
 
     def rank(c):  # training: a step's time; inference: one sequence's latency
         e = numbers[c]
         time = e["step_time_bound_s"] if training else e["latency_bound_s"]
         path, memory = e["path_length_at_span"], e["memory_bytes"]
-        return (path, time, memory) if long_span else (time, path, memory)
+        demoted = small_data and c in TRANSFORMERS
+        return (demoted, path, time, memory) if long_span else (demoted, time, path, memory)
 
     ranked = sorted((c for c in CHOICES if c not in ruled_out), key=rank)
     if not ranked:
         raise ValueError(f"no candidate fits budget_bytes={limit} within the latency target: "
                          + "; ".join(r.text for r in ruled_out.values()))  # fmt: skip
     choice = ranked[0]
+    demoted_by = train_samples if small_data else None  # the count that ranked them last
     explicit_fits = "transformer" not in ruled_out or ruled_out["transformer"].against != limit
     quadrant = ("large span" if long_span else "small span",
                 "large budget" if explicit_fits else "small budget")  # fmt: skip
     return Recommendation(
         choice, specs[choice], quadrant,
-        _reasons(choice, numbers, limits, span_p90, long_span, ruled_out),
+        _reasons(choice, numbers, limits, span_p90, long_span, ruled_out, demoted_by),
         ranked[1] if len(ranked) > 1 else None,
-        _what_would_change(choice, numbers, limits, long_span, ruled_out),
+        _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by),
         numbers, ruled_out,
     )  # fmt: skip
 
@@ -226,7 +242,7 @@ def _rule_out(specs, numbers, limits, latency) -> dict:
     return out
 
 
-def _reasons(choice, numbers, limits, span, long_span, ruled_out) -> tuple:
+def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples) -> tuple:
     e = numbers[choice]
     ranked_by = "path length at the span" if long_span else "the time bound of a step"
     out = [
@@ -240,11 +256,18 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out) -> tuple:
         Reason(f"{choice}: time bound of a training step (s)", e["step_time_bound_s"], None,
                "Inference and memory traffic", "devices.roofline_time"),
     ]  # fmt: skip
+    if samples is not None:  # below small_data, with a short span
+        out.append(Reason("training sequences below the small-data threshold, span short: "
+                          "the Transformers ranked last", samples, limits["small_data"],
+                          "Capstone", "advisor.recommend"))  # fmt: skip
     return tuple(out + list(ruled_out.values()))
 
 
-def _what_would_change(choice, numbers, limits, long_span, ruled_out) -> tuple:
+def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples) -> tuple:
     out = []
+    if samples is not None:
+        out.append(f"with {limits['small_data']:,} training sequences or more: the "
+                   f"Transformers ranked by time with the rest")  # fmt: skip
     explicit = numbers["transformer"]
     if "transformer" in ruled_out and ruled_out["transformer"].against == explicit["budget_bytes"]:
         out.append(f"with more than {explicit['memory_bytes'] / 2**30:.2f} GiB: full "
