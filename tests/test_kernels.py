@@ -109,11 +109,27 @@ def test_fused_execution_is_the_counted_products_or_the_poisoned_pairs(spec, n):
         assert executed == sum(counts.values())
 
 
+@pytest.mark.parametrize("then", [pc.Transformer(16, 4, 24, 1), pc.Transformer(16, 4, 24, 2,
+                                                                          causal=False)])
+@pytest.mark.parametrize("stride,n", [(4, 600), (3, 100), (1, 33)])
+def test_a_hybrids_transformer_body_executes_on_its_tokens(then, stride, n):
+    spec = pc.Hybrid(stride, then)
+    counts = _counted(lambda: pc.build(spec, "sdpa"), n, spec.d_model)  # meta: no skipping
+    executed = kernels.executed_forward_flops(spec, n, 1, "sdpa")
+    if then.causal:
+        attention = 4 * then.layers * then.d_model * _poisoned_pairs(-(-n // stride))
+        assert executed == sum(counts.values()) - counts["fused"] + attention
+    else:
+        assert executed == sum(counts.values())
+    explicit = _counted(lambda: pc.build(spec), n, spec.d_model)
+    assert kernels.executed_forward_flops(spec, n, 1, "explicit") == sum(explicit.values())
+
+
 def test_executed_flops_scale_with_batch_and_leave_other_architectures_alone():
     spec = pc.Transformer(16, 4, 24, 2)
     one = kernels.executed_attention_flops(spec, 2048, 1, "sdpa")
     assert kernels.executed_attention_flops(spec, 2048, 3, "sdpa") == 3 * one
-    for other in (pc.RNN(8), pc.LSTM(8), pc.CNN(8, 3, 2)):
+    for other in (pc.RNN(8), pc.LSTM(8), pc.CNN(8, 3, 2), pc.Hybrid(2, pc.LSTM(8))):
         executed = kernels.executed_forward_flops(other, 40, 2, "sdpa")
         assert executed == pc.forward_flops(other, 40, 2)
 

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from ..checks import require_bool, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, require_spec
-from ..specs import Transformer
-from .costs import forward_flops, forward_flops_by_component, window_blocks
+from ..specs import Hybrid, Transformer, body
+from .costs import downsampled_length, forward_flops, forward_flops_by_component, window_blocks
 
 # NB: the tiles of PyTorch's CPU flash-attention kernel, read from
 # aten/src/ATen/native/cpu/FlashAttentionKernel.cpp (pytorch/pytorch at
@@ -116,14 +116,18 @@ def executed_forward_flops(spec, n: int, batch: int = 1, attention: str = "expli
 
     Derived in "Time and parallelism", where utilisation divides these, not forward_flops,
     by the time. Equal to forward_flops except for a causal full-attention Transformer under
-    "sdpa", and for every architecture without attention.
+    "sdpa" (a Hybrid's too, on its ceil(n / s) tokens), and for every architecture without
+    attention.
     """
     require_choice("attention", attention, ATTENTION_KERNELS)
     total = forward_flops(spec, n, batch)  # validates spec, n and batch
-    if not isinstance(spec, Transformer):
+    sequence, m = body(spec), n
+    if isinstance(spec, Hybrid):
+        m = downsampled_length(n, spec.stride)
+    if not isinstance(sequence, Transformer):
         return total
-    parts = forward_flops_by_component(spec, n, batch)
-    executed = executed_attention_flops(spec, n, batch, attention, tiles)
+    parts = forward_flops_by_component(sequence, m, batch)
+    executed = executed_attention_flops(sequence, m, batch, attention, tiles)
     return total - parts["scores"] - parts["values"] + executed
 
 
