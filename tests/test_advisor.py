@@ -140,3 +140,8 @@ def test_the_count_matters_only_below_the_threshold_and_for_a_short_span():
     assert recommend(**FEW, train_samples=10, small_data=5) == recommend(**FEW)
     long = dict(span_p90=600, n_p90=4096, device="a100-80gb", batch=2)
     assert recommend(**long, train_samples=10) == recommend(**long)
+
+
+def test_a_profile_measured_once_stands_for_its_device():
+    t4 = pc.device_profile("t4")
+    assert recommend(**{**FEW, "device": t4}) == recommend(**FEW)

@@ -136,6 +136,18 @@ def right_slope(ns, ys):
             "boundaries=[8]",  # no bucketing: every sequence padded to the longest
         ),
         (
+            pc.exercises.check_classifier_params,
+            lambda arch, d_model, tokens, classes: (
+                8 * d_model**2 + 4 * d_model if arch == "lstm"
+                else 2 * (4 * d_model**2 + 2 * d_model * 2 * d_model + 9 * d_model + 2 * d_model)
+            ) + tokens * d_model + d_model * classes + classes,
+            lambda arch, d_model, tokens, classes: (  # forgets the readout's bias
+                8 * d_model**2 + 4 * d_model if arch == "lstm"
+                else 2 * (4 * d_model**2 + 2 * d_model * 2 * d_model + 9 * d_model + 2 * d_model)
+            ) + tokens * d_model + d_model * classes,
+            "arch='lstm', d_model=2",
+        ),  # fmt: skip
+        (
             pc.exercises.check_can_reach,
             right_reach,
             lambda spec, span: pc.receptive_field(spec) >= span,

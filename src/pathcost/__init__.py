@@ -13,7 +13,7 @@ The layers of the package (CONTRIBUTING.md draws the tree):
   depth, Jacobians), which knows none of the formulas;
 - the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
   fits, sweeps, records);
-- experiments: ``tasks``, ``training``, ``decay``;
+- experiments: ``tasks``, ``training``, ``decay``, ``capstone``;
 - book support: ``plots``, ``book`` (glue, tables), ``exercises``; and the ``cli``.
 """
 
@@ -38,7 +38,7 @@ from . import (
 )
 from .decoding import Decoder
 from .devices import device_profile, roofline_time
-from .experiments import decay, tasks, training
+from .experiments import capstone, decay, tasks, training
 from .formulas import budget, costs, decode, kernels, paths
 from .formulas.budget import max_batch, max_seq_len, training_memory
 from .formulas.costs import (
@@ -92,6 +92,7 @@ __all__ = [
     "budget",
     "build",
     "bytes_moved",
+    "capstone",
     "causal_crossover",
     "cli",
     "covering_cnn",

@@ -7,9 +7,12 @@ value expected. It returns True when every case passes, so a notebook cell can a
 
 import math
 
+import torch
+
 from .advisor.profiles import padding_waste
 from .bench.fits import fit_exponent
 from .checks import is_real, require_callable
+from .experiments.training import Classifier
 from .formulas import budget, costs, decode, kernels, paths
 from .registry import ARCHITECTURES, DTYPES, OPTIMIZERS, PRECISIONS, single_architectures
 from .specs import CNN, LSTM, RNN, Transformer
@@ -256,3 +259,19 @@ def check_padding_waste(fn) -> bool:
         ([100, 7, 7, 30], [10, 20, 40, 80]), ([1000, 3, 300], [64, 256, 1024, 4096]),
     ]]  # fmt: skip
     return check(fn, cases, _padding_waste, rel_tol=1e-12)  # a ratio of two integers
+
+
+def _classifier_params(arch: str, d_model: int, tokens: int, classes: int) -> int:
+    spec = LSTM(d_model) if arch == "lstm" else Transformer(d_model, 2, 2 * d_model, 2)
+    with torch.device("meta"):  # counted on the real module, no storage
+        model = Classifier(spec, tokens, classes)
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_classifier_params(fn) -> bool:
+    """Exercise of "Capstone": fn(arch, d_model, tokens, classes) -> the parameters of the
+    capstone's classifier (embedding, body, readout) around LSTM(d_model) ("lstm") or
+    Transformer(d_model, heads=2, d_ff=2 d_model, layers=2) ("transformer")."""
+    cases = [dict(arch=a, d_model=d, tokens=t, classes=c) for a in ("lstm", "transformer")
+             for d, t, c in ((2, 2, 2), (16, 17, 8), (32, 12, 3), (64, 1000, 50))]  # fmt: skip
+    return check(fn, cases, _classifier_params)

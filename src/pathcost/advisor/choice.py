@@ -178,9 +178,10 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
               **thresholds) -> Recommendation:  # fmt: skip
     """The model to try first for dependencies of span_p90 in sequences of n_p90 tokens.
 
-    Derived in "Choosing a model" (module docstring). device: a name of ``devices.DEVICES``
-    or "this" (measured); budget_bytes: the memory to fit, bytes or a device (default: the
-    device's); latency_p95_s: a bound in seconds on one sequence's forward pass, or None;
+    Derived in "Choosing a model" (module docstring). device: a name of ``devices.DEVICES``,
+    "this" (measured now) or a ``devices.DeviceProfile`` (one measured before);
+    budget_bytes: the memory to fit, bytes or a device (default: the device's);
+    latency_p95_s: a bound in seconds on one sequence's forward pass, or None;
     train_samples: the training sequences there are, or None (unknown): below small_data,
     with a span below span_long, the Transformers rank after every other candidate;
     thresholds: override ``THRESHOLDS`` by name.
@@ -188,7 +189,8 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype,
            train_samples, thresholds)  # fmt: skip
     limits = {**THRESHOLDS, **thresholds}
-    profile = devices.device_profile(device)
+    measured = isinstance(device, devices.DeviceProfile)
+    profile = device if measured else devices.device_profile(device)
     limit = training_budget.budget_bytes(profile if budget_bytes is None else budget_bytes)
     specs = candidates(span_p90, d_model, heads, limits)
     numbers = {c: estimate(c, s, span_p90, n_p90, batch, dtype, profile, limit, training)

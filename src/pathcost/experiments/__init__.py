@@ -2,5 +2,6 @@
 
 ``tasks`` makes the synthetic data (no downloads), ``training`` trains a classifier of any
 spec on it, ``decay`` builds recurrences of a chosen spectral radius and measures the
-products of their Jacobians.
+products of their Jacobians, ``capstone`` compares models on data whose every sequence has
+a known span, under one parameter and time budget.
 """

@@ -5,6 +5,7 @@ import math
 import torch
 
 from ..experiments.decay import decay_rate
+from ..registry import ARCHITECTURES, colour
 from .style import LINESTYLES, MARKERS, MUTED, figure, record_colour
 
 
@@ -125,3 +126,67 @@ def accuracy_vs_span(
 
 # component: lightness of its shade of the architecture colour (0 = the colour itself), in
 # stacking order; the attention products stay dark (and hatched) against a light FFN
+
+
+def accuracy_by_bucket(runs, baseline: float, baseline_label: str, ax=None, title=None,
+                       legend: bool = True):  # fmt: skip
+    """Held-out accuracy per span bucket, a bar per model in each bucket, and a baseline.
+
+    Drawn in "Capstone" from ``capstone.Run``s (their ``by_span`` rows); a bar takes the
+    colour of its spec's architecture, and a second model of one architecture a hatch.
+    baseline: an accuracy a model reaches without the decisive token (chance, or the
+    majority class), drawn as a dotted line labelled baseline_label. Returns the axes.
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one capstone.Run")
+    if not 0 < baseline < 1:
+        raise ValueError(f"baseline must be a probability between 0 and 1, got {baseline!r}")
+    if ax is None:
+        _, ax = figure(width=7.0, height=3.6)
+    buckets = [f"{low}–{high}\n(N = {count})" for low, high, count, _ in runs[0].by_span]
+    width, seen = 0.8 / len(runs), {}
+    for i, run in enumerate(runs):
+        tint = colour(run.spec)
+        hatch = ("", "//", "..")[seen.setdefault(tint, 0) % 3]
+        seen[tint] += 1
+        ax.bar([b + (i - (len(runs) - 1) / 2) * width for b in range(len(buckets))],
+               [accuracy for *_, accuracy in run.by_span], width, color=tint, hatch=hatch,
+               edgecolor="white", label=run.name)  # fmt: skip
+    ax.axhline(baseline, color="#333333", ls=":", lw=1.2, label=baseline_label)
+    ax.set_xticks(range(len(buckets)), buckets)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("dependency span of the held-out sequence (positions)")
+    ax.set_ylabel("held-out accuracy (fraction)")
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def attention_against_span(spans, mass_by_distance, ax=None):
+    """Where a trained Transformer's last query looks against where the answer is.
+
+    Drawn in "Capstone": the share of held-out sequences whose span is d (the truth) and
+    the share of the last query's attention mass at distance d (``advisor.attention_span``
+    with query=-1), both against d. Returns the axes.
+    """
+    spans = torch.as_tensor(spans).flatten()
+    mass = torch.as_tensor(mass_by_distance, dtype=torch.float64)
+    if len(spans) == 0 or mass.sum() <= 0:
+        raise ValueError("spans and mass_by_distance must each hold something to draw")
+    if ax is None:
+        _, ax = figure(width=7.0, height=3.4)
+    top = max(int(spans.max()), len(mass) - 1)
+    truth = torch.bincount(spans, minlength=top + 1).double()
+    distances = range(top + 1)
+    ax.step(distances, truth / truth.sum(), where="mid", color="#333333", lw=1.6,
+            label="true span (share of sequences)")  # fmt: skip
+    learned = torch.cat([mass, mass.new_zeros(top + 1 - len(mass))])
+    tint = ARCHITECTURES["transformer"].colour
+    ax.step(distances, learned / learned.sum(), where="mid", color=tint, lw=1.6, ls="--",
+            label="attention of the last query (share of mass)")  # fmt: skip
+    ax.set_xlabel("distance back from the last position (positions)")
+    ax.set_ylabel("share")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
