@@ -286,6 +286,41 @@ def test_one_query_position_gets_exactly_its_own_mass(sizes, n, build, where):
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_uniform_attention_puts_one_nth_on_any_key(causal):
+    spec = pc.Transformer(16, 2, 32, 2, causal=causal)
+    n = 9
+    weights = pc.advisor.attention_on(uniform_attention(spec), torch.randn(3, n, 16), [0, 4, 8])
+    assert weights == pytest.approx((1 / n,) * spec.layers, rel=1e-6)  # the last query sees all
+
+
+@pytest.mark.parametrize("kv_heads", [None, 1])
+def test_attention_on_a_key_is_the_span_mass_at_its_distance(kv_heads):
+    spec = pc.Transformer(16, 4, 32, 2, kv_heads=kv_heads)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        model = pc.build(spec)
+    n, key = 11, 3
+    x = torch.randn(1, n, 16, generator=torch.Generator().manual_seed(5))
+    on = pc.advisor.attention_on(model, x, [key])
+    span = pc.advisor.attention_span(model, x, query=-1)
+    # the span pools layers and heads; attention_on averages the heads of each layer
+    assert sum(on) * spec.heads == pytest.approx(span.mass_by_distance[n - 1 - key], rel=1e-9)
+
+
+def test_attention_on_refuses_what_it_cannot_read():
+    model = pc.build(pc.Transformer(16, 2, 32, 1))
+    x = torch.randn(2, 8, 16)
+    for keys in ([0], [0, 8], [0.5, 1.0], [-1, 2]):
+        with pytest.raises(ValueError, match="keys must hold"):
+            pc.advisor.attention_on(model, x, keys)
+    with pytest.raises(ValueError, match="full attention"):
+        pc.advisor.attention_on(pc.build(pc.Transformer(16, 2, 32, 1, window=2)), x, [0, 1])
+    with pytest.raises(ValueError, match="full attention"):
+        pc.advisor.attention_on(pc.build(pc.LSTM(16)), x, [0, 1])
+    assert all(not m._forward_hooks for m in model.modules())
+
+
 def test_uniform_causal_span_in_closed_form():
     # query t spreads 1/(t+1) over distances 0..t: mean (n - 1) / 4, and mass at d is
     # H_n - H_d (H the harmonic numbers)

@@ -11,6 +11,7 @@ from .corpus import CorpusSample, bracket_spans, stdlib_files, token_lengths
 from .profiles import (
     AttentionSpan,
     LengthProfile,
+    attention_on,
     attention_span,
     autocorrelation_length,
     length_profile,
@@ -23,6 +24,7 @@ __all__ = [
     "Reason",
     "Recommendation",
     "THRESHOLDS",
+    "attention_on",
     "attention_span",
     "autocorrelation_length",
     "bracket_spans",

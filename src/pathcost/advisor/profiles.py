@@ -313,6 +313,44 @@ def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
     return AttentionSpan(p50, p90, mean, queries[0], tuple(by_distance))
 
 
+def attention_on(model, batch, keys) -> tuple:
+    """Per attention layer, bottom first: the weight the last query puts on key keys[b] of
+    sequence b, averaged over the sequences and the heads.
+
+    Derived in "Capstone", where keys are the positions of the answers: a value near 1
+    means the layer reads the answer directly, 1 / n what uniform attention gives. model,
+    batch: as ``attention_span``, full attention only (windowed layers are refused);
+    keys: one position 0 .. n - 1 per sequence.
+    """
+    require_module_input(model, batch)
+    if batch.dim() != 3:
+        raise ValueError(f"batch must be (B, n, d_model), got shape {tuple(batch.shape)}")
+    b, n = batch.shape[:2]
+    keys = torch.as_tensor(keys)
+    if keys.shape != (b,) or keys.is_floating_point() or ((keys < 0) | (keys >= n)).any():
+        raise ValueError(f"keys must hold one position 0 .. {n - 1} per sequence ({b})")
+    layers = [m for m in model.modules() if isinstance(m, SelfAttention) and hasattr(m, "scores")]
+    if not layers or any(m.window is not None and m.window < n for m in layers):
+        raise ValueError("model must have explicit full attention: build(spec, "
+                         "attention='explicit') with no window shorter than n")  # fmt: skip
+    found = []
+
+    def record(weights):  # (B, kv heads, g n, n): the last query is every row r = n - 1 mod n
+        last = weights.detach()[..., n - 1:: n, :].double().cpu()  # (B, kv, g, n)
+        picked = last.gather(-1, keys.view(b, 1, 1, 1).expand(*last.shape[:-1], 1))
+        found.append(picked.mean().item())
+
+    hooks = [layer.scores.register_forward_hook(lambda module, inputs, weights: record(weights))
+             for layer in layers]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return tuple(found)
+
+
 def _layout(layer, weights, n: int):
     """(``|t - s|`` for each entry of a Scores output, the query position t of each row).
 
