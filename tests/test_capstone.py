@@ -172,6 +172,7 @@ def test_fit_spends_its_steps_and_counts_what_it_trained():
     spec = pc.LSTM(8)
     run = cp.fit("LSTM", spec, train, held, cp.Budget(steps=5, batch=32, lr=1e-2), (2,))
     assert run.steps == 5 and run.params == cp.classifier_params(spec, train.tokens, train.classes)
+    assert run.epochs == 5 * 32 / len(train)
     assert sum(count for _, _, count, _ in run.by_span) == len(held)
     predicted = run.model(held.inputs).argmax(-1)
     assert run.held_out_accuracy == pytest.approx((predicted == held.targets).float().mean().item())
@@ -217,7 +218,44 @@ def test_the_table_and_figures_show_each_run():
     ax = pc.plots.learning.attention_against_span(held.spans, mass)
     truth, learned = ax.lines[0].get_ydata(), ax.lines[1].get_ydata()
     assert sum(truth) == pytest.approx(1) and list(learned[:3]) == pytest.approx([0, 0.75, 0.25])
+    levels = cp.majority_by_span(held.targets, held.spans, (2, 6))
+    ax = pc.plots.learning.accuracy_by_bucket(runs, levels, "majority")
+    drawn = [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == ":"]
+    assert drawn == [share for *_, share in levels]
     with pytest.raises(ValueError, match="baseline"):
         pc.plots.learning.accuracy_by_bucket(runs, 1.5, "chance")
+    with pytest.raises(ValueError, match="baseline"):
+        pc.plots.learning.accuracy_by_bucket(runs, levels[:1], "majority")
     with pytest.raises(ValueError, match="runs"):
         pc.plots.learning.accuracy_by_bucket([], 0.5, "chance")
+
+
+def test_the_majority_by_span_is_each_buckets_most_frequent_label():
+    from collections import Counter
+
+    g = torch.Generator().manual_seed(2)
+    spans = torch.randint(1, 30, (400,), generator=g)
+    labels = torch.randint(3, (400,), generator=g)
+    targets = torch.where(spans > 10, labels, torch.zeros(400, dtype=torch.long))
+    rows = cp.majority_by_span(targets, spans, [10])
+    for low, high, count, share in rows:
+        labels = [int(t) for t, d in zip(targets, spans) if low <= d <= high]
+        assert count == len(labels)
+        assert share == pytest.approx(Counter(labels).most_common(1)[0][1] / len(labels))
+    assert rows[0][3] == 1.0  # spans 1..10 are all label 0
+
+
+def run_scoring(name, accuracy, count):
+    return cp.Run(name, pc.LSTM(2), 0, 0, 0.0, 0.0, 0.0, 0, 0.0, accuracy,
+                  ((1, 4, count, accuracy),), None)  # fmt: skip
+
+
+def test_leaders_are_the_runs_within_two_standard_errors_of_the_best():
+    runs = [run_scoring("a", 0.90, 400), run_scoring("b", 0.88, 400), run_scoring("c", 0.80, 400)]
+    q = (0.9 * 400 + 2) / 404
+    assert 0.02 < 2 * math.sqrt(q * (1 - q) / 404) < 0.10  # b inside the noise, c outside
+    assert cp.leaders(runs) == (("a", "b"), 0.90) == cp.leaders(runs, bucket=0)
+    perfect = [run_scoring("a", 1.0, 16), run_scoring("b", 0.95, 16)]
+    assert cp.leaders(perfect)[0] == ("a", "b")  # 16 sequences cannot tell 1.0 from 0.95
+    with pytest.raises(ValueError, match="runs"):
+        cp.leaders([])

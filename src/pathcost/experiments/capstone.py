@@ -229,12 +229,14 @@ class Budget:
 class Run:
     """One trained model, measured. peak_bytes: the weights, the Adam state and the peak of
     one steady training step above them; samples_per_s: training sequences a second;
-    by_span: (low, high, count, accuracy) per span bucket of the held-out set."""
+    by_span: (low, high, count, accuracy) per span bucket of the held-out set; epochs: the
+    training sequences it saw over the training set's size."""
 
     name: str
     spec: object
     params: int
     steps: int
+    epochs: float
     seconds: float
     samples_per_s: float
     peak_bytes: int
@@ -244,22 +246,61 @@ class Run:
     model: nn.Module = field(repr=False, compare=False)
 
 
-def accuracy_by_span(predicted, targets, spans, edges) -> tuple:
-    """(low, high, count, accuracy) for spans in low .. high, the buckets cut at `edges`
-    (each edge the last span of its bucket; spans above the last edge make a final one).
-    An empty bucket has accuracy nan and count 0."""
+def _buckets(spans, edges) -> list:
+    """(low, high) of each span bucket: cut at `edges`, spans above the last in a final one."""
     edges = list(edges)
     if not edges or any(not is_int(e) or e < 1 for e in edges) or edges != sorted(set(edges)):
         raise ValueError(f"edges must be increasing positive integers, got {edges!r}")
     top = int(spans.max())
-    rows, low = [], 1
-    for high in edges + ([top] if top > edges[-1] else []):
+    highs = edges + ([top] if top > edges[-1] else [])
+    return list(zip([1] + [e + 1 for e in highs[:-1]], highs))
+
+
+def accuracy_by_span(predicted, targets, spans, edges) -> tuple:
+    """(low, high, count, accuracy) for spans in low .. high, the buckets cut at `edges`
+    (each edge the last span of its bucket; spans above the last edge make a final one).
+    An empty bucket has accuracy nan and count 0."""
+    rows = []
+    for low, high in _buckets(spans, edges):
         inside = (spans >= low) & (spans <= high)
         count = int(inside.sum())
         hits = (predicted[inside] == targets[inside]).float().mean().item() if count else math.nan
         rows.append((low, high, count, hits))
-        low = high + 1
     return tuple(rows)
+
+
+def majority_by_span(targets, spans, edges) -> tuple:
+    """``accuracy_by_span`` of the guess that knows a sequence's span bucket and nothing
+    else: the bucket's most frequent label (ties: the smallest). Derived in "Capstone"."""
+    guess = torch.empty_like(targets)
+    for low, high in _buckets(spans, edges):
+        inside = (spans >= low) & (spans <= high)
+        if inside.any():
+            guess[inside] = torch.bincount(targets[inside]).argmax()
+    return accuracy_by_span(guess, targets, spans, edges)
+
+
+def leaders(runs, bucket: int | None = None) -> tuple:
+    """(names, top): every run whose held-out accuracy (in span bucket `bucket`, or over all
+    of it for None) is within two standard errors of the best score p of N sequences, so a
+    tie within the noise reads as one. Derived in "Capstone". The error is Agresti and
+    Coull's, 2 sqrt(q (1 - q) / (N + 4)) with q = (p N + 2) / (N + 4), which stays above 0
+    at p = 1 (where the textbook sqrt(p (1 - p) / N) claims no noise at all).
+    """
+    scored = []
+    for run in runs:
+        if bucket is None:
+            accuracy, count = run.held_out_accuracy, sum(c for _, _, c, _ in run.by_span)
+        else:
+            _, _, count, accuracy = run.by_span[bucket]
+        if count:
+            scored.append((accuracy, count, run.name))
+    if not scored:
+        raise ValueError("runs must hold at least one capstone.Run with sequences to score")
+    top, count, _ = max(scored)
+    q = (top * count + 2) / (count + 4)
+    noise = 2 * math.sqrt(q * (1 - q) / (count + 4))
+    return tuple(name for accuracy, _, name in scored if accuracy >= top - noise), top
 
 
 def _accuracy(model, data: SpanData, device, batch: int = 1024) -> torch.Tensor:
@@ -304,7 +345,7 @@ def fit(name: str, spec, train: SpanData, held_out: SpanData, budget: Budget, ed
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    steps, spent, peak, timed = 0, 0.0, 0, 0
+    steps, spent, peak, timed, seen = 0, 0.0, 0, 0, 0
     bar = tqdm(total=budget.steps, desc=name, disable=not progress, leave=False)
     for inputs, targets in batches():
         if steps == budget.steps or (budget.seconds is not None and spent >= budget.seconds):
@@ -318,14 +359,16 @@ def fit(name: str, spec, train: SpanData, held_out: SpanData, budget: Budget, ed
             spent += time.perf_counter() - start
             timed += len(targets)
         steps += 1
+        seen += len(targets)
         bar.update()
     bar.close()
     persistent = tensor_bytes(list(model.parameters()) + list(optimizer.state.values()))
     predicted = _accuracy(model, held_out, device)
-    seen = train.rows(slice(0, len(held_out)))  # as many training rows as held-out ones
-    trained = (_accuracy(model, seen, device) == seen.targets).float().mean().item()
+    first = train.rows(slice(0, len(held_out)))  # as many training rows as held-out ones
+    trained = (_accuracy(model, first, device) == first.targets).float().mean().item()
     buckets = accuracy_by_span(predicted, held_out.targets, held_out.spans, edges)
-    return Run(name, spec, sum(p.numel() for p in model.parameters()), steps, spent,
+    return Run(name, spec, sum(p.numel() for p in model.parameters()), steps, seen / len(train),
+               spent,
                timed / spent, persistent + peak, trained,
                (predicted == held_out.targets).float().mean().item(), buckets, model)  # fmt: skip
 
@@ -336,6 +379,7 @@ def table(runs, digits: int = 2) -> list[dict]:
     rows = []
     for run in runs:
         row = {"model": run.name, "parameters": run.params, "steps": run.steps,
+               "epochs": round(run.epochs, 2),
                "sequences / s": round(run.samples_per_s),
                "peak (MiB)": round(run.peak_bytes / 2**20, 1),
                "train acc.": round(run.train_accuracy, digits),
@@ -364,10 +408,10 @@ class Setup:
 
 
 SETUPS = {  # one per run size of registry.RUN_SIZES
-    # quick: about 1.5 s a model on a 2-core laptop CPU, six models in the chapter's 30 s;
+    # quick: about 1.3 s a model on a 2-core laptop CPU, six models in the chapter's 30 s;
     # 4,096 training sequences, below the advisor's small_data threshold, as the article's
     # "tens of thousands of samples" case
-    "quick": Setup(64, 4096, 512, 12_000, 4, 0.5, (4, 16), 60, Budget(10_000, 64, 1e-2, 1.25)),
+    "quick": Setup(64, 4096, 512, 12_000, 4, 0.5, (4, 16), 60, Budget(10_000, 64, 1e-2, 1.0)),
     # full: for a Colab T4, about 10 minutes for the six models
     "full": Setup(512, 40_000, 4096, 200_000, 16, 0.5, (16, 64, 256), None,
                   Budget(50_000, 64, 1e-3, 90.0)),

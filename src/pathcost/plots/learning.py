@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from ..checks import is_real
 from ..experiments.decay import decay_rate
 from ..registry import ARCHITECTURES, colour
 from .style import LINESTYLES, MARKERS, MUTED, figure, record_colour
@@ -114,8 +115,13 @@ def accuracy_vs_span(
     ax.xaxis.set_major_locator(FixedLocator(spans))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([str(s) for s in spans])
+    return _accuracy_axes(ax, "dependency span (positions)", title, legend)
+
+
+def _accuracy_axes(ax, xlabel: str, title, legend: bool):
+    """The finish of an accuracy figure: 0 to 1 up, its labels, a title, the legend right."""
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("dependency span (positions)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("held-out accuracy (fraction)")
     if title is not None:
         ax.set_title(title)
@@ -128,40 +134,47 @@ def accuracy_vs_span(
 # stacking order; the attention products stay dark (and hatched) against a light FFN
 
 
-def accuracy_by_bucket(runs, baseline: float, baseline_label: str, ax=None, title=None,
+def accuracy_by_bucket(runs, baseline, baseline_label: str, ax=None, title=None,
                        legend: bool = True):  # fmt: skip
     """Held-out accuracy per span bucket, a bar per model in each bucket, and a baseline.
 
     Drawn in "Capstone" from ``capstone.Run``s (their ``by_span`` rows); a bar takes the
-    colour of its spec's architecture, and a second model of one architecture a hatch.
-    baseline: an accuracy a model reaches without the decisive token (chance, or the
-    majority class), drawn as a dotted line labelled baseline_label. Returns the axes.
+    colour of its spec's architecture, and a second model of one architecture a hatch; its
+    whisker is two standard errors, 2 sqrt(p (1 - p) / N) for the bucket's N sequences,
+    cut at 0 and 1.
+    baseline: an accuracy a model reaches without the decisive token (chance), or one per
+    bucket (``capstone.majority_by_span`` rows), drawn dotted across its bucket and
+    labelled baseline_label. Returns the axes.
     """
     if not runs:
         raise ValueError("runs must hold at least one capstone.Run")
-    if not 0 < baseline < 1:
-        raise ValueError(f"baseline must be a probability between 0 and 1, got {baseline!r}")
+    rows = runs[0].by_span
+    levels = [baseline] * len(rows) if is_real(baseline) else [r[3] for r in baseline]
+    if len(levels) != len(rows) or not all(0 < level < 1 for level in levels):
+        raise ValueError(f"baseline must be a probability between 0 and 1, or one row per "
+                         f"bucket ({len(rows)}), got {baseline!r}")  # fmt: skip
     if ax is None:
         _, ax = figure(width=7.0, height=3.6)
-    buckets = [f"{low}–{high}\n(N = {count})" for low, high, count, _ in runs[0].by_span]
+    buckets = [f"{low}–{high}\n(N = {count})" for low, high, count, _ in rows]
     width, seen = 0.8 / len(runs), {}
     for i, run in enumerate(runs):
         tint = colour(run.spec)
         hatch = ("", "//", "..")[seen.setdefault(tint, 0) % 3]
         seen[tint] += 1
-        ax.bar([b + (i - (len(runs) - 1) / 2) * width for b in range(len(buckets))],
-               [accuracy for *_, accuracy in run.by_span], width, color=tint, hatch=hatch,
-               edgecolor="white", label=run.name)  # fmt: skip
-    ax.axhline(baseline, color="#333333", ls=":", lw=1.2, label=baseline_label)
+        heights = [accuracy for *_, accuracy in run.by_span]
+        errors = [2 * math.sqrt(p * (1 - p) / count) if count else 0
+                  for (*_, count, p) in run.by_span]  # fmt: skip
+        whiskers = [[min(e, h) for e, h in zip(errors, heights)],  # kept inside 0 .. 1
+                    [min(e, 1 - h) for e, h in zip(errors, heights)]]  # fmt: skip
+        ax.bar([b + (i - (len(runs) - 1) / 2) * width for b in range(len(buckets))], heights,
+               width, yerr=whiskers, color=tint, hatch=hatch, edgecolor="white",
+               error_kw={"elinewidth": 1, "ecolor": "#333333"}, label=run.name)  # fmt: skip
+    for b, level in enumerate(levels):
+        ax.plot([b - 0.45, b + 0.45], [level, level], color="#333333", ls=":", lw=1.4,
+                label=baseline_label if b == 0 else None)  # fmt: skip
     ax.set_xticks(range(len(buckets)), buckets)
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("dependency span of the held-out sequence (positions)")
-    ax.set_ylabel("held-out accuracy (fraction)")
-    if title is not None:
-        ax.set_title(title)
-    if legend:
-        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return ax
+    return _accuracy_axes(ax, "dependency span of the held-out sequence (positions)", title,
+                          legend)  # fmt: skip
 
 
 def attention_against_span(spans, mass_by_distance, ax=None):
