@@ -145,3 +145,18 @@ def test_the_count_matters_only_below_the_threshold_and_for_a_short_span():
 def test_a_profile_measured_once_stands_for_its_device():
     t4 = pc.device_profile("t4")
     assert recommend(**{**FEW, "device": t4}) == recommend(**FEW)
+
+
+def test_an_inference_answer_gives_its_latency_and_its_memory_of_weights_and_state():
+    r = recommend(span_p90=200, n_p90=1600, device="t4", batch=1, dtype="fp16", training=False,
+                  latency_p95_s=0.2)  # fmt: skip
+    by_text = {reason.text.split(": ", 1)[-1]: reason for reason in r.reasons}
+    latency = by_text["latency bound of one sequence's forward (s)"]
+    assert (latency.value, latency.against) == (r.estimates[r.choice]["latency_bound_s"], 0.2)
+    assert "time bound of a training step (s)" not in by_text
+    memory = by_text["memory against the budget"]
+    weights = pc.params(r.spec) * 2  # fp16
+    state = (pc.decode_state_bytes(r.spec, 1600, 1, pc.registry.DTYPES["fp16"])
+             if pc.decode.decodes(r.spec) else 1600 * r.spec.d_model * 2)
+    assert memory.value == weights + state and memory.chapter == "Inference and memory traffic"
+    assert "latency bound" in r.reasons[0].text

@@ -195,7 +195,7 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     specs = candidates(span_p90, d_model, heads, limits)
     numbers = {c: estimate(c, s, span_p90, n_p90, batch, dtype, profile, limit, training)
                for c, s in specs.items()}  # fmt: skip
-    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s)
+    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s, training)
     long_span = span_p90 >= limits["span_long"]
     small_data = not long_span and train_samples is not None and (
         train_samples < limits["small_data"])
@@ -218,21 +218,28 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
                 "large budget" if explicit_fits else "small budget")  # fmt: skip
     return Recommendation(
         choice, specs[choice], quadrant,
-        _reasons(choice, numbers, limits, span_p90, long_span, ruled_out, demoted_by),
+        _reasons(choice, numbers, limits, span_p90, long_span, ruled_out, demoted_by, training,
+                 latency_p95_s),
         ranked[1] if len(ranked) > 1 else None,
         _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by),
         numbers, ruled_out,
     )  # fmt: skip
 
 
-def _rule_out(specs, numbers, limits, latency) -> dict:
+def _memory_source(training: bool) -> tuple:
+    """(chapter, function) behind a candidate's memory_bytes (``estimate``)."""
+    if training:
+        return "The whole training budget", "formulas.budget.training_memory"
+    return "Inference and memory traffic", "formulas.decode.decode_state_bytes"
+
+
+def _rule_out(specs, numbers, limits, latency, training) -> dict:
     out = {}
     for c in CHOICES:
         e = numbers[c]
         if e["memory_bytes"] > e["budget_bytes"]:
             out[c] = Reason(f"{c}: {e['memory_bytes']:,} bytes do not fit the budget",
-                            e["memory_bytes"], e["budget_bytes"], "The whole training budget",
-                            "formulas.budget.training_memory")  # fmt: skip
+                            e["memory_bytes"], e["budget_bytes"], *_memory_source(training))
         elif latency is not None and e["latency_bound_s"] > latency:
             out[c] = Reason(f"{c}: one sequence takes at least {e['latency_bound_s']:.3g} s",
                             e["latency_bound_s"], latency, "Time and parallelism",
@@ -244,9 +251,18 @@ def _rule_out(specs, numbers, limits, latency) -> dict:
     return out
 
 
-def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples) -> tuple:
+def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, training,
+             latency) -> tuple:  # fmt: skip
     e = numbers[choice]
-    ranked_by = "path length at the span" if long_span else "the time bound of a step"
+    bound = "the time bound of a step" if training else "one sequence's latency bound"
+    ranked_by = "path length at the span" if long_span else bound
+    if training:
+        time = Reason(f"{choice}: time bound of a training step (s)", e["step_time_bound_s"],
+                      None, "Inference and memory traffic", "devices.roofline_time")
+    else:
+        time = Reason(f"{choice}: latency bound of one sequence's forward (s)",
+                      e["latency_bound_s"], latency, "Time and parallelism",
+                      "devices.roofline_time")  # fmt: skip
     out = [
         Reason(f"span {'at or above' if long_span else 'below'} the long-span threshold: "
                f"ranked by {ranked_by}", span, limits["span_long"], "Long-range tasks",
@@ -254,9 +270,8 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples) -> tu
         Reason(f"{choice}: path length at the span", e["path_length_at_span"], None,
                "Routing graphs", "formulas.paths.path_length"),
         Reason(f"{choice}: memory against the budget", e["memory_bytes"], e["budget_bytes"],
-               "The whole training budget", "formulas.budget.training_memory"),
-        Reason(f"{choice}: time bound of a training step (s)", e["step_time_bound_s"], None,
-               "Inference and memory traffic", "devices.roofline_time"),
+               *_memory_source(training)),
+        time,
     ]  # fmt: skip
     if samples is not None:  # below small_data, with a short span
         out.append(Reason("training sequences below the small-data threshold, span short: "
