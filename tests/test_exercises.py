@@ -153,6 +153,26 @@ def right_slope(ns, ys):
             lambda spec, span: pc.receptive_field(spec) >= span,
             "span=",
         ),
+        (
+            pc.exercises.check_hops,
+            lambda arch, distance: {"rnn": distance, "lstm": distance,
+                                    "cnn": max(1, math.ceil(distance / 2))}.get(arch, 1),
+            lambda arch, distance: {"rnn": distance, "lstm": distance,  # no layer at d = 0
+                                    "cnn": math.ceil(distance / 2)}.get(arch, 1),
+            "arch='cnn', distance=0",
+        ),  # fmt: skip
+        (
+            pc.exercises.check_layer_params,
+            lambda arch, d_model: {"rnn": 2 * d_model**2 + d_model,
+                                   "lstm": 4 * (2 * d_model**2 + d_model),
+                                   "cnn": 3 * d_model**2 + d_model}.get(
+                                       arch, 12 * d_model**2 + 13 * d_model),
+            lambda arch, d_model: {"rnn": 2 * d_model**2 + d_model,  # one gate, not four
+                                   "lstm": 2 * d_model**2 + d_model,
+                                   "cnn": 3 * d_model**2 + d_model}.get(
+                                       arch, 12 * d_model**2 + 13 * d_model),
+            "arch='lstm', d_model=2",
+        ),  # fmt: skip
     ],
 )
 def test_checker_passes_the_right_answer_and_names_the_first_miss(

@@ -14,6 +14,7 @@ from .bench.fits import fit_exponent
 from .checks import is_real, require_callable
 from .experiments.training import Classifier
 from .formulas import budget, costs, decode, kernels, paths
+from .models import build
 from .registry import ARCHITECTURES, DTYPES, OPTIMIZERS, PRECISIONS, single_architectures
 from .specs import CNN, LSTM, RNN, Transformer
 
@@ -275,3 +276,44 @@ def check_classifier_params(fn) -> bool:
     cases = [dict(arch=a, d_model=d, tokens=t, classes=c) for a in ("lstm", "transformer")
              for d, t, c in ((2, 2, 2), (16, 17, 8), (32, 12, 3), (64, 1000, 50))]  # fmt: skip
     return check(fn, cases, _classifier_params)
+
+
+def _primer_spec(arch: str, d_model: int, layers: int = 1):
+    """The primer's specs: CNN k = 3 causal, Transformer heads = 2, d_ff = 4 d_model."""
+    if arch == "cnn":
+        return CNN(d_model, kernel=3, layers=layers)
+    if arch == "transformer":
+        return Transformer(d_model, heads=2, d_ff=4 * d_model, layers=layers)
+    return ARCHITECTURES[arch].spec(d_model=d_model, layers=layers)
+
+
+def _hops(arch: str, distance: int) -> int:
+    return paths.path_length(_primer_spec(arch, 8, layers=64), distance)
+
+
+def check_hops(fn) -> bool:
+    """Exercise of "The four architectures in pictures": fn(arch, distance) -> the path length
+    L from input i to output i + distance, arch one of rnn, lstm, cnn (causal, k = 3, as deep
+    as needed), transformer (full attention)."""
+    cases = [
+        dict(arch=arch, distance=distance)
+        for arch in single_architectures()
+        for distance in (1, 2, 3, 0, 8, 9, 50)
+    ]
+    return check(fn, cases, _hops)
+
+
+def _layer_params(arch: str, d_model: int) -> int:
+    with torch.device("meta"):  # counted on the real module, no storage
+        module = build(_primer_spec(arch, d_model))
+    return sum(p.numel() for p in module.parameters())
+
+
+def check_layer_params(fn) -> bool:
+    """Exercise of "The four architectures in pictures": fn(arch, d_model) -> the parameters
+    (weights and biases) of one layer of pc.build(spec): RNN, LSTM, CNN with k = 3, or a
+    Transformer block with heads = 2, d_ff = 4 d_model."""
+    cases = [
+        dict(arch=arch, d_model=d) for arch in single_architectures() for d in (2, 8, 64, 100)
+    ]
+    return check(fn, cases, _layer_params)

@@ -3,8 +3,9 @@
 Nothing here knows a formula. ``flops`` counts matrix products with PyTorch's FLOP counter,
 ``memory`` reads bytes saved for backward and allocation peaks, ``cache`` the K and V rows
 a decoder keeps, ``steps`` the longest chain of dependent products in the executed graph,
-``jacobians`` path length and receptive field from autograd. The tests set every formula
-beside its twin; the chapters show both.
+``jacobians`` path length and receptive field from autograd, ``order`` whether a module
+sees the order of its input. The tests set every formula beside its twin; the chapters
+show both.
 """
 
 from .cache import kv_cache_bytes, state_bytes
@@ -17,6 +18,7 @@ from .jacobians import (
     receptive_field,
 )
 from .memory import peak_bytes, saved_bytes
+from .order import permutation_gap, permutation_gaps
 from .steps import longest_chain, sequential_steps
 from .traffic import TrafficCounter, decode_traffic, forward_traffic, prefill_traffic
 
@@ -34,6 +36,8 @@ __all__ = [
     "longest_chain",
     "path_length",
     "peak_bytes",
+    "permutation_gap",
+    "permutation_gaps",
     "prefill_traffic",
     "receptive_field",
     "saved_bytes",

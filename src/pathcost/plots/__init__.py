@@ -2,11 +2,13 @@
 
 ``paths`` draws axis 1 (routing graphs, path length, receptive fields), ``learning`` what
 training sees over distance (gradient norms, accuracy against span), ``costs`` axis 2
-(FLOP shares, memory, time and utilisation against n), ``budget`` a training step's bytes.
+(FLOP shares, memory, time and utilisation against n), ``budget`` a training step's bytes,
+``cells`` what is inside one layer of each architecture.
 """
 
 from . import advisor
 from .budget import breakdown, checkpoint_trade
+from .cells import draw_cell
 from .costs import attention_kernels, flop_shares, flops_vs_n, memory_vs_n, scaling, utilization
 from .learning import accuracy_vs_span, gradient_decay
 from .paths import (
@@ -29,6 +31,7 @@ __all__ = [
     "breakdown",
     "checkpoint_trade",
     "dependency_image",
+    "draw_cell",
     "draw_routing_graph",
     "figure",
     "flop_shares",

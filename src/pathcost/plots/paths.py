@@ -12,32 +12,88 @@ def draw_routing_graph(spec, n: int, i: int = 0, j: int | None = None, ax=None, 
     """Draw the unrolled graph of `spec` on n positions with the shortest path i -> j in colour.
 
     Positions run left to right (1-based labels, as in the prose), layers bottom to top.
-    Returns the axes.
+    On the path each hop (an edge of ``paths.routing_graph`` with hops 1) is a thick solid
+    segment numbered 1 .. L, and an edge that moves nothing (a recurrence's input projection
+    x(t) -> h(t), hops 0) is dashed, so the solid segments count L. When j is out of reach,
+    the nodes that x_i does reach are ringed, their edges drawn in colour, and the title
+    names their positions. Returns the axes.
     """
     j = n - 1 if j is None else j
-    hops, path = paths.shortest_path(spec, n, i, j)
+    length, path = paths.shortest_path(spec, n, i, j)
     if ax is None:
         _, ax = figure(width=4.0, height=2.8)
-    on_path = set(zip(path, path[1:]))
-    for source, target, _ in paths.routing_graph(spec, n):
-        highlight = (source, target) in on_path
-        ax.plot(
-            [source[1] + 1, target[1] + 1],
-            [source[0], target[0]],
-            color=colour(spec) if highlight else MUTED,
-            lw=2.4 if highlight else 0.6,
-            zorder=3 if highlight else 1,
-        )
-    layers = spec.layers
-    for layer in range(layers + 1):
+    edges = {(source, target): hops for source, target, hops in paths.routing_graph(spec, n)}
+    for source, target in edges:
+        _segment(ax, source, target, color=MUTED, lw=0.6, zorder=1)
+    steps = list(zip(path, path[1:]))
+    for count, (source, target) in enumerate(s for s in steps if edges[s]):
+        _segment(ax, source, target, color=colour(spec), lw=2.4, zorder=3, gid="hop")
+        _number(ax, source, target, count + 1)
+    for source, target in (s for s in steps if not edges[s]):
+        _segment(ax, source, target, color=colour(spec), lw=1.6, ls="--", zorder=3, gid="no hop")
+    for layer in range(spec.layers + 1):
         ax.scatter(range(1, n + 1), [layer] * n, s=18, color="#333333", zorder=4)
+    if length == float("inf"):
+        outcome = _draw_reach(ax, spec, edges, i)
+    else:
+        outcome = f"L = {length} hop{'' if length == 1 else 's'}"
+        if len(steps) > length:
+            outcome += "\n(dashed: input projection, not a hop)"
     ax.set_xticks(range(1, n + 1))
-    ax.set_yticks(range(layers + 1), ["input"] + [f"layer {k}" for k in range(1, layers + 1)])
+    ax.set_yticks(
+        range(spec.layers + 1), ["input"] + [f"layer {k}" for k in range(1, spec.layers + 1)]
+    )
     ax.set_xlabel("position")
     ax.grid(False)
-    reached = "unreachable" if hops == float("inf") else f"L = {hops}"
-    ax.set_title(title or f"{label(spec)}\nx{i + 1} to position {j + 1}: {reached}")
+    ax.set_title(title or f"{label(spec)}\nx{i + 1} to position {j + 1}: {outcome}")
     return ax
+
+
+def _segment(ax, source, target, **style) -> None:
+    """One edge (layer, position) -> (layer, position), positions drawn 1-based."""
+    ax.plot([source[1] + 1, target[1] + 1], [source[0], target[0]], **style)
+
+
+def _number(ax, source, target, count: int) -> None:
+    """The hop's number at the middle of its segment."""
+    x, y = (source[1] + target[1]) / 2 + 1, (source[0] + target[0]) / 2
+    ax.text(x, y, str(count), ha="center", va="center", fontsize=7, zorder=6, gid="hop number",
+            bbox=dict(boxstyle="circle,pad=0.15", facecolor="white", edgecolor="none"))
+
+
+def _draw_reach(ax, spec, edges, i: int) -> str:
+    """Ring every node that input i reaches, colour their edges; the title's words for it."""
+    reached, frontier = {(0, i)}, [(0, i)]
+    while frontier:
+        node = frontier.pop()
+        for source, target in edges:
+            if source == node and target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    for source, target in edges:
+        if source in reached:
+            _segment(ax, source, target, color=colour(spec), lw=1.0, zorder=2, gid="reach")
+    ringed = sorted(node for node in reached if node[0] >= 1)
+    ax.scatter([t + 1 for _, t in ringed], [layer for layer, _ in ringed], s=70, lw=1.4,
+               facecolors="none", edgecolors=colour(spec), zorder=5, gid="reached")  # fmt: skip
+    positions = sorted({t + 1 for _, t in ringed})
+    return f"unreachable\nx{i + 1} reaches {_spans(positions)} (ringed)"
+
+
+def _spans(positions: list[int]) -> str:
+    """[1, 2, 3, 5] -> "positions 1 to 3 and 5"; [] -> "no position"."""
+    runs = []
+    for p in positions:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    words = [str(a) if a == b else f"{a} to {b}" for a, b in runs]
+    if not words:
+        return "no position"
+    plural = "s" if len(positions) > 1 else ""
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"position{plural} {listed}"
 
 
 def path_length_curves(specs, max_distance: int, ax=None):
