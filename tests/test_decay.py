@@ -50,6 +50,17 @@ def test_measured_state_jacobian_of_a_linear_rnn_is_rho_to_the_k(rho):
     torch.testing.assert_close(measured, geometric(rho, n), rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("a", [0.5, 0.9, -0.8, 1.1])
+def test_a_one_number_linear_rnn_is_the_scalar_recurrence_a_to_the_k(a):
+    # d = 1: the chapter's first example, h_t = a h_(t-1) + x_t, whose derivative k steps
+    # back is a^k; the 1 x 1 matrix norm is its size, |a|^k, against Python's own power
+    n = 40
+    measured = decay.state_jacobian_norms(
+        decay.LinearRNNLayer(torch.tensor([[a]], dtype=torch.float64)), seeded_input(n, 1)
+    )
+    torch.testing.assert_close(measured, geometric(abs(a), n), rtol=1e-12, atol=0)
+
+
 def test_input_gradient_of_a_linear_rnn_is_the_frobenius_norm_of_w_to_the_k():
     # U = I, so d h_T / d x_(T-k) = W^k: jacobians.gradient_norms sees ||W^k||_F = rho^k sqrt(d)
     d, n, rho = 8, 50, 0.95
