@@ -24,8 +24,9 @@ SPECS = {  # one small spec per architecture the primer draws, by registry name
 }
 
 NOTATION = {  # what the primer's prose and the later chapters call each part
-    "rnn": ["input", "recurrent", "W_x x(t) + b", "W_h h(t-1)", "tanh", "h(t)", "not a hop"],
-    "lstm": ["input", "recurrent", "i = σ", "f = σ", "g = tanh", "o = σ", "⊙", "c(t-1)", "c(t)"],
+    "rnn": ["input", "recurrent", "W_x x(t) + b_x", "W_h h(t-1)", "tanh", "h(t)", "not a hop"],
+    "lstm": ["input", "recurrent", "i(t) = σ", "f(t) = σ", "g(t) = tanh", "o(t) = σ", "⊙",
+             "c(t-1)", "c(t)"],
     "cnn": ["conv", "t-(k-1) .. t", "dilation 1", "dilation 2", "GELU", "W_0"],
     "transformer": ["norm1", "qkv", "softmax(QKᵀ / √d_k)", "A V", "out", "residual", "ffn",
                     "LayerNorm", "attn"],

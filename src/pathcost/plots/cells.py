@@ -81,7 +81,7 @@ def _text(ax, x, y, text, colour=INK, size=9, **kw):
 def _rnn(ax, colour):
     _text(ax, 4.4, 0.3, "x(t)", size=10)
     _arrow(ax, (4.4, 0.55), (4.4, 1.05))
-    _box(ax, 4.4, 1.55, 2.8, 1.0, colour, "input", "W_x x(t) + b")
+    _box(ax, 4.4, 1.55, 2.8, 1.0, colour, "input", "W_x x(t) + b_x")
     _arrow(ax, (4.4, 2.05), (4.4, 3.02))
     _text(ax, 0.55, 3.3, "h(t-1)", size=10)
     _arrow(ax, (1.2, 3.3), (1.45, 3.3))
@@ -98,7 +98,7 @@ def _rnn(ax, colour):
     _text(ax, 4.7, 4.0, "state transfer h(t-1) → h(t): 1 hop", colour, 8.5, ha="right",
           style="italic")  # fmt: skip
     _text(ax, 4.6, 2.55, "x(t) → h(t): not a hop", colour, 8.5, ha="left", style="italic")
-    _text(ax, 0.2, 0.3, "same W_x, W_h, b at every t", NOTE, 8, ha="left")
+    _text(ax, 0.2, 0.3, "same W_x, W_h, b_x at every t", NOTE, 8, ha="left")
 
 
 def _lstm(ax, colour):
@@ -110,11 +110,11 @@ def _lstm(ax, colour):
     _node(ax, 5.6, top, "+", colour)
     _arrow(ax, (5.88, top), (11.0, top), colour, 2.0)
     _text(ax, 11.5, top, "c(t)", size=10)
-    _text(ax, 1.2, top + 0.45, "cell state c: scaled by f once per step", colour, 8.5,
+    _text(ax, 1.2, top + 0.45, "cell state c: scaled by f(t) once per step", colour, 8.5,
           ha="left", style="italic")  # fmt: skip
     for x, gate, act, word in ((3.0, "f", "σ", "forget"), (4.7, "i", "σ", "input gate"),
                                (6.5, "g", "tanh", "candidate"), (8.3, "o", "σ", "output gate")):
-        _box(ax, x, gates, 1.5, 0.9, colour, body=f"{gate} = {act}(·)\n{word}", fontsize=9)
+        _box(ax, x, gates, 1.5, 0.9, colour, body=f"{gate}(t) = {act}(·)\n{word}", fontsize=9)
     _arrow(ax, (3.0, gates + 0.45), (3.0, top - 0.28))
     _node(ax, 5.6, 4.9, "⊙", colour)
     _line(ax, [(4.7, gates + 0.45), (4.7, 4.9)])
@@ -137,7 +137,7 @@ def _lstm(ax, colour):
     _arrow(ax, (3.0, 1.53), (5.35, 2.15))
     _text(ax, 0.55, 1.05, "h(t-1)", size=10)
     _arrow(ax, (1.15, 1.05), (1.98, 1.05))
-    _box(ax, 8.2, 1.05, 2.3, 0.95, colour, "input", "W_x x(t) + b")
+    _box(ax, 8.2, 1.05, 2.3, 0.95, colour, "input", "W_x x(t) + b_x")
     _arrow(ax, (8.2, 1.53), (5.85, 2.15))
     _text(ax, 8.2, -0.05, "x(t)", size=10)
     _arrow(ax, (8.2, 0.2), (8.2, 0.57))
@@ -180,8 +180,8 @@ def _cnn(ax, colour):
     for y, dilation in zip(rows[1:], (1, 2)):
         _box(ax, right, y, 2.6, 0.95, colour, "conv", f"k = 3, dilation {dilation}")
         _text(ax, right, y - 0.72, "then GELU", NOTE, 8)
-    _text(ax, 6.4, 5.35, "y(t) = GELU(b + Σ_m W_m x(t - m·dilation)),  m = 0 .. k-1", size=9)
-    _text(ax, 6.4, 5.85, "the same W_0 .. W_(k-1) and b at every t; one layer = 1 hop", colour,
+    _text(ax, 6.4, 5.35, "y(t) = GELU(b_c + Σ_m W_m x(t - m·δ)),  m = 0 .. k-1", size=9)
+    _text(ax, 6.4, 5.85, "the same W_0 .. W_(k-1) and b_c at every t; one layer = 1 hop", colour,
           8.5, style="italic")  # fmt: skip
 
 

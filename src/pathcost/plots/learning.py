@@ -16,7 +16,7 @@ def gradient_decay(
     log: bool = True,
     start: int = 1,
     truncation=None,
-    ylabel: str = "‖∂y_T / ∂x_(T−k)‖ relative to k = 0",
+    ylabel: str = "‖∂y_t / ∂x_(t−Δ)‖ relative to Δ = 0",
 ):
     """Gradient norm against distance k, divided by its k = 0 value, a line per named curve.
 
@@ -44,7 +44,7 @@ def gradient_decay(
     if truncation is not None:
         ax.axvline(truncation, color=MUTED, lw=1.2, ls="--", zorder=0)
         ax.annotate(
-            f"truncation K = {truncation}",
+            f"truncation τ = {truncation}",
             (truncation, 1.0),
             xytext=(4, -12),
             textcoords="offset points",
@@ -53,7 +53,7 @@ def gradient_decay(
         )
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("distance k (steps back from the last position)")
+    ax.set_xlabel("distance Δ (steps back from the last position)")
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
@@ -155,7 +155,7 @@ def accuracy_by_bucket(runs, baseline, baseline_label: str, ax=None, title=None,
                          f"bucket ({len(rows)}), got {baseline!r}")  # fmt: skip
     if ax is None:
         _, ax = figure(width=7.0, height=3.6)
-    buckets = [f"{low}–{high}\n(N = {count})" for low, high, count, _ in rows]
+    buckets = [f"{low}–{high}\n({count} held out)" for low, high, count, _ in rows]
     width, seen = 0.8 / len(runs), {}
     for i, run in enumerate(runs):
         tint = colour(run.spec)

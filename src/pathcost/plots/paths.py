@@ -111,7 +111,7 @@ def path_length_curves(specs, max_distance: int, ax=None):
         dash = LINESTYLES[seen.setdefault(type(spec), 0) % len(LINESTYLES)]
         seen[type(spec)] += 1
         ax.step(*zip(*shown), where="post", color=colour(spec), ls=dash, label=label(spec), lw=2)
-    ax.set_xlabel("distance d = |i - j| (positions)")
+    ax.set_xlabel("distance Δ = |i - j| (positions)")
     ax.set_ylabel("path length L (hops)")
     ax.legend(frameon=False)
     return ax
@@ -178,7 +178,7 @@ def receptive_field_growth(kernels=(3, 5), max_layers: int = 10, ax=None):
         fields = [paths.receptive_field(stack) for stack in stacks]
         ax.plot(depths, fields, **style)
     plain_log2(ax, "y")
-    ax.set_xlabel("layers L")
+    ax.set_xlabel("layers D")
     ax.set_ylabel("receptive field R (positions)")
     ax.legend(frameon=False, fontsize=8)
     return ax
@@ -200,7 +200,7 @@ def layers_to_cover_curves(kernels=(3, 5, 7), max_distance: int = 4096, causal=T
     plain_log2(ax, "x")
     plain_log2(ax, "y")
     side = "back (causal)" if causal else "to one side (centred)"
-    ax.set_xlabel(f"distance d reached {side} (positions)")
+    ax.set_xlabel(f"distance Δ reached {side} (positions)")
     ax.set_ylabel("layers needed")
     ax.legend(frameon=False, fontsize=8)
     return ax
