@@ -66,7 +66,7 @@ def two_axis_map(points, ax=None):
                 label=None if text in seen else text)  # fmt: skip
         seen.add(text)
     ax.set(xscale="log", yscale="log")
-    ax.set_xlabel("path length at the span (hops; shorter is left)")
-    ax.set_ylabel("forward FLOPs at n (lower is down)")
+    ax.set_xlabel("path length at the span (hops)")
+    ax.set_ylabel("forward FLOPs at n")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
