@@ -276,3 +276,18 @@ def test_every_term_link_names_a_glossary_entry(path):
     terms = {t.term.lower() for t in notation.TERMS}
     linked = [(target or shown).strip() for shown, target in TERM_ROLE.findall(path.read_text())]
     assert not [t for t in linked if t.lower() not in terms], f"{path.name} links unknown terms"
+
+
+FORMULA_MODULES = sorted((ROOT / "src" / "pathcost" / "formulas").glob("*.py")) + [
+    ROOT / "src" / "pathcost" / "devices.py"
+]
+
+
+@pytest.mark.parametrize("path", FORMULA_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_formula_docstring_uses_a_symbol_in_a_meaning_the_table_does_not_give_it(path):
+    lines = notation.docstring_lines(path.read_text())
+    assert lines, f"{path.name} has no docstrings to read"
+    found = notation.offences(str(path.relative_to(ROOT)), lines)
+    report = "\n".join(f"{o.path}:{o.line}: {o.clash.symbol} as {o.clash.lost}, write "
+                       f"{o.clash.instead}: {o.text}" for o in found)  # fmt: skip
+    assert not found, f"{len(found)} uses of a symbol in a meaning it lost:\n{report}"

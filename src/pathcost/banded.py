@@ -1,14 +1,15 @@
-"""Banded local attention: each query scores only the W keys of its own window.
+"""Banded local attention: each query scores only the w + 1 (or 2w + 1) keys of its window.
 
 ``models.SelfAttention.local`` computes a window of radius w in blocks: a block of w queries
 scores 2w keys (3w both sides) and a mask keeps the w + 1 (2w + 1) each query needs, so
 about half the scores are thrown away (``formulas.kernels.window_scores``). Here every
 query t gets its own band of keys t - w..t (t - w..t + w both sides), gathered as a strided
-view with ``Tensor.unfold``, and the same ``attend`` scores q (1 row) against that band.
-The output equals the blocked one to rounding; the pairs scored are n W
-(``formulas.kernels.banded_scores``), W = ``window_size(w, causal)``, of which only the
-padding past the ends of the sequence is masked. What it costs instead is memory traffic:
-the product reads a (n, W, d_k) band of K and of V, not the (n, d_k) tensors.
+view with ``Tensor.unfold``, and the same ``attend`` scores each query (1 row) against that
+band. The output equals the blocked one to rounding; the pairs scored are n (w + 1) causal
+and n (2w + 1) both sides (``formulas.kernels.banded_scores``, ``window_size(w, causal)``),
+of which only the padding past the ends of the sequence is masked. What it costs instead is
+memory traffic: the product reads a band of w + 1 (or 2w + 1) keys per query, (n, w + 1,
+d_k) of K and of V, not the (n, d_k) tensors.
 """
 
 import torch
@@ -22,8 +23,8 @@ from .specs import Transformer
 
 
 def band_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> torch.Tensor:
-    """Additive mask (n, 1, W) of banded attention: 0 where key t - w + j lies in 0..n-1, -inf
-    on the padding past the sequence's ends."""
+    """Additive mask (n, 1, w + 1 or 2w + 1) of banded attention: 0 where a band's key lies
+    in 0..n-1 (query t's band starts at t - w), -inf on the padding past the sequence's ends."""
     size = window_size(window, causal)  # validates window and causal
     require_positive(n=n)
     key = torch.arange(n, device=device).view(n, 1, 1) - window + torch.arange(size, device=device)
@@ -32,10 +33,10 @@ def band_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> tor
 
 
 class BandedSelfAttention(SelfAttention):
-    """``SelfAttention`` whose window (w < n) is scored as a band, W keys per query."""
+    """``SelfAttention`` whose window (radius w < n) is scored as a band of w + 1 or 2w + 1 keys."""
 
     def local(self, q, k, v, n):
-        """Banded local attention: q (B, h, n, d_k) against its own keys, W of them per query."""
+        """Banded local attention: Q (B, h, n, d_k) against each query's own band of keys."""
         w = self.window
         size = window_size(w, self.causal)
         right = 0 if self.causal else w

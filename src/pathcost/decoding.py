@@ -1,8 +1,8 @@
 """Incremental decoding: a causal module of ``models.build`` run one position at a time.
 
 A ``Decoder`` wraps the module (its own weights, no copies) and steps it from an explicit
-``State``: per layer the K and V cache of a Transformer block, the (h) or (h, c) of a
-recurrent layer, the rolling buffer of a causal convolution. Decoding n positions one at a
+``State``: per layer the K and V cache of a Transformer block, the h(t) or h(t) and c(t) of
+a recurrent layer, the rolling buffer of a causal convolution. Decoding n positions one at a
 time gives the outputs of one full causal forward pass of the same module; the
 conventions (what "after n tokens" means, which keys a windowed query reads, what each
 state holds) are stated once in ``formulas.decode``, and its formulas count what a
@@ -23,9 +23,10 @@ class State(NamedTuple):
     """What a decoder keeps between tokens.
 
     position: the position of the next token (= tokens decoded so far); layers: one tuple
-    of tensors per layer, bottom first: (K, V) of shape (B, h_kv, m, d_k) for a Transformer
-    block, (h,) or (h, c) of shape (B, d) for an RNN or LSTM layer, (buffer,) of shape
-    (B, d, (k - 1) dilation) for a convolution, its last inputs, oldest first.
+    of tensors per layer, bottom first: (K, V) of shape (B, h_kv, m, d_k), m the rows kept,
+    for a Transformer block; (h(t),) or (h(t), c(t)) of shape (B, d), t the last position
+    decoded, for an RNN or LSTM layer; (buffer,) of shape (B, d, (k - 1) δ_l) for a
+    convolution of kernel width k and dilation δ_l, its last inputs, oldest first.
     """
 
     position: int
@@ -54,7 +55,7 @@ class Decoder(nn.Module):
         self.module = module  # a submodule: the decoder's parameters are the module's own
 
     def start(self, batch: int = 1) -> State:
-        """The state before position 0: empty caches, zero (h, c), zero-filled buffers."""
+        """The state before position 0: empty caches, zero hidden and cell states, zero buffers."""
         require_positive(batch=batch)
         weight = next(self.module.parameters())
         new = {"device": weight.device, "dtype": weight.dtype}

@@ -1,9 +1,9 @@
 """Named GPUs from their datasheets, the reader's own device measured, and the roofline bound.
 
-Derived in "Inference and memory traffic": a computation of F FLOPs that moves B bytes
-takes at least max(F / P, B / W) seconds on a device of peak P FLOP/s and memory
-bandwidth W bytes/s. DEVICES is the one table of named GPUs; each row cites the document
-its numbers come from, and every constant is typed once, here. ``device_profile("this")``
+Derived in "Inference and memory traffic": a computation of F FLOPs that moves M_moved bytes
+takes at least max(F / P, M_moved / β) seconds on a device of peak P FLOP/s and memory
+bandwidth β bytes/s. DEVICES is the one table of named GPUs; each row cites the document its
+numbers come from, and every constant is typed once, here. ``device_profile("this")``
 measures the device the book runs on instead (``pathcost.bench``).
 
 Conventions: memory_bytes is the capacity the source states, in the source's unit (NVIDIA
@@ -177,11 +177,11 @@ THIS = "this"  # the name that measures the device the book runs on
 def device_profile(name: str, nbytes: int | None = None, n: int | None = None) -> DeviceProfile:
     """The profile of a named GPU (a DEVICES row), or of this device measured for "this".
 
-    Derived in "Inference and memory traffic". "this" measures W as the triad's median
-    bandwidth on tensors of nbytes (``bench.memory_bandwidth``) and P as the matmul peak at
-    size n (``bench.matmul_peak``): fp32 everywhere, fp16 on a GPU, bf16 on CUDA devices of
-    compute capability 8.0 or newer (older ones emulate it slowly). memory_bytes is the GPU's
-    total memory on CUDA and the physical RAM elsewhere. nbytes and n apply to "this" only.
+    Derived in "Inference and memory traffic". "this" measures β as the triad's median bandwidth
+    on tensors of `nbytes` (``bench.memory_bandwidth``) and P as the matmul peak at matrix size
+    `n` (``bench.matmul_peak``): fp32 everywhere, fp16 on a GPU, bf16 on CUDA devices of compute
+    capability 8.0 or newer (older ones emulate it slowly). memory_bytes is the GPU's total
+    memory on CUDA and the physical RAM elsewhere. `nbytes` and `n` apply to "this" only.
     """
     require_choice("name", name, (*DEVICES, THIS))
     if name != THIS:
@@ -238,12 +238,12 @@ def _peak(profile: DeviceProfile, dtype: str) -> float:
 
 
 def roofline_time(flops: float, bytes: float, profile, dtype: str = "fp16") -> float:
-    """Lower bound on the run time in seconds: T >= max(F / P, B / W).
+    """Lower bound on the run time in seconds: T >= max(F / P, M_moved / β).
 
-    Derived in "Inference and memory traffic": F FLOPs cannot finish faster than the
-    dtype's dense peak P allows, nor B bytes move faster than the bandwidth W. profile is
-    a DeviceProfile or a device name (``device_profile``). The bound assumes compute and
-    traffic overlap perfectly and every byte crosses memory once.
+    Derived in "Inference and memory traffic": F = `flops` cannot finish faster than the
+    dtype's dense peak P allows, nor M_moved = `bytes` move faster than the bandwidth β.
+    profile is a DeviceProfile or a device name (``device_profile``). The bound assumes compute
+    and traffic overlap perfectly and every byte crosses memory once.
     """
     require_real("flops", flops, low=0)
     require_real("bytes", bytes, low=0)
@@ -252,10 +252,11 @@ def roofline_time(flops: float, bytes: float, profile, dtype: str = "fp16") -> f
 
 
 def bound(flops: float, bytes: float, profile, dtype: str = "fp16") -> str:
-    """Which term of the roofline binds: "memory" if B / W > F / P, else "compute".
+    """Which term of the roofline binds: "memory" if M_moved / β > F / P, else "compute".
 
-    Derived in "Inference and memory traffic"; equivalently, memory-bound when the
-    arithmetic intensity F / B lies below the ridge I* = P / W (``ridge_intensity``).
+    Derived in "Inference and memory traffic", with F = `flops` and M_moved = `bytes`;
+    equivalently, memory-bound when the arithmetic intensity I = F / M_moved lies below the
+    ridge I* = P / β (``ridge_intensity``).
     """
     require_real("flops", flops, low=0)
     require_real("bytes", bytes, low=0)
@@ -265,7 +266,7 @@ def bound(flops: float, bytes: float, profile, dtype: str = "fp16") -> str:
 
 
 def ridge_intensity(profile, dtype: str = "fp16") -> float:
-    """The arithmetic intensity at the ridge, I* = P / W FLOP per byte, of a device and dtype.
+    """The arithmetic intensity at the ridge, I* = P / β FLOP per byte, of a device and dtype.
 
     Derived in "Inference and memory traffic": a kernel of fewer FLOPs per byte moved is
     memory-bound on this device (``bench.ridge_point``, from the profile's numbers).

@@ -44,8 +44,9 @@ class Upsampled(Downsampled):
     """``Downsampled``, then each token's output repeated s times and cropped: (B, n, d).
 
     The module of a ``specs.Hybrid``: output j reads token floor(j / s). The tokens are
-    made contiguous before the body, so the body sees the (B, m, d) input ``build(then)``
-    sees on its own and every formula of `then` applies to it at m = ceil(n / s) unchanged.
+    made contiguous before the body, so the body sees the (B, ceil(n / s), d) input
+    ``build(then)`` sees on its own and every formula of `then` applies to it at
+    ceil(n / s) tokens unchanged.
     """
 
     def __init__(self, spec, attention: str = "explicit"):
@@ -56,7 +57,7 @@ class Upsampled(Downsampled):
         return super().tokens(x).contiguous()
 
     def upsample(self, y, n: int):  # y: (B, m, d)
-        """Each of the m token outputs repeated s times, cropped to n: (B, n, d)."""
+        """Each of the ceil(n / s) token outputs repeated s times, cropped to n: (B, n, d)."""
         B, m, d = y.shape
         return y.unsqueeze(2).expand(B, m, self.stride, d).reshape(B, m * self.stride, d)[:, :n]
 

@@ -45,19 +45,23 @@ class RecurrentLayer(nn.Module):
 
 
 class RNNLayer(RecurrentLayer):
-    """Elman RNN: h_t = tanh(W_x x_t + b + W_h h_(t-1))."""
+    """Elman RNN: h(t) = tanh(W_x x(t) + b_x + W_h h(t-1))."""
 
     def initial_state(self, x) -> tuple:
         return (x.new_zeros(x.shape[0], x.shape[2]),)  # h_0: (B, d)
 
     def step(self, u_t, state: tuple) -> tuple:
-        """One state transfer: (W_x x_t + b, (h_(t-1),)) -> (h_t,)."""
+        """One state transfer: (W_x x(t) + b_x, (h(t-1),)) -> (h(t),)."""
         (h,) = state
         return (torch.tanh(u_t + self.recurrent(h)),)
 
 
 class LSTMLayer(RecurrentLayer):
-    """LSTM: gates i, f, o = sigmoid(.), g = tanh(.); c_t = f c_(t-1) + i g; h_t = o tanh(c_t)."""
+    """LSTM: c(t) = f(t) ⊙ c(t-1) + i(t) ⊙ g(t), h(t) = o(t) ⊙ tanh(c(t)).
+
+    The gates i(t), f(t), o(t) are σ of blocks of z(t) = W_x x(t) + b_x + W_h h(t-1), the
+    candidate g(t) is tanh of the fourth block.
+    """
 
     gates = 4
 
@@ -66,7 +70,7 @@ class LSTMLayer(RecurrentLayer):
         return h, h  # h_0, c_0: (B, d)
 
     def step(self, u_t, state: tuple) -> tuple:
-        """One state transfer: (W_x x_t + b, (h_(t-1), c_(t-1))) -> (h_t, c_t)."""
+        """One state transfer: (W_x x(t) + b_x, (h(t-1), c(t-1))) -> (h(t), c(t))."""
         h, c = state
         d = h.shape[-1]
         z = u_t + self.recurrent(h)  # (B, 4d)
@@ -121,7 +125,7 @@ class ConvStack(nn.Module):
 
 
 class Scores(nn.Module):
-    """Attention weights softmax(Q K^T / sqrt(d_k) + mask): (..., q, d_k) -> (..., q, k)."""
+    """Attention weights softmax(Q K^T / sqrt(d_k) + mask): (..., queries, keys) from Q, K."""
 
     def forward(self, q, k, mask):
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
@@ -129,7 +133,7 @@ class Scores(nn.Module):
 
 
 class Values(nn.Module):
-    """The weighted sum of values A V: (..., q, k) @ (..., k, d_k) -> (..., q, d_k)."""
+    """The weighted sum of values A V: weights (..., queries, keys) times V (..., keys, d_k)."""
 
     def forward(self, weights, v):
         return weights @ v
@@ -161,8 +165,8 @@ def window_mask(n: int, window: int, causal: bool, device=None, dtype=None) -> t
 class SelfAttention(nn.Module):
     """Multi-head (or grouped-query) self-attention, full or windowed, explicit or fused.
 
-    qkv's output is [q | k | v], ``widths`` = (d, h_kv d_k, h_kv d_k) wide; query head i
-    reads K, V head i // g, g = heads / kv_heads.
+    qkv's output is [Q | K | V], ``widths`` = (d, h_kv d_k, h_kv d_k) wide; each run of
+    h / h_kv consecutive query heads reads one K, V head.
     """
 
     def __init__(self, spec: Transformer, kernel: str):
@@ -178,8 +182,9 @@ class SelfAttention(nn.Module):
             self.fused = Fused()
 
     def attend(self, q, k, v, mask):
-        """q (B, h, ..., q, d_k), k and v (B, h_kv, ..., k, d_k); mask True (causal), None or
-        additive (..., q, k). Grouped heads: a K, V head's g query heads become g q rows."""
+        """Q (B, h, ..., queries, d_k), K and V (B, h_kv, ..., keys, d_k); mask True (causal),
+        None or additive (..., queries, keys). Grouped heads: a K, V head's h / h_kv query
+        heads become h / h_kv times as many query rows."""
         g = self.heads // self.kv_heads
         if hasattr(self, "fused") and not isinstance(mask, torch.Tensor):
             return self.fused(q, k, v, mask, g > 1)  # the kernel shares K, V heads itself
@@ -240,7 +245,10 @@ class Block(nn.Module):
 
 
 def sinusoidal_positions(n: int, d: int, device=None, dtype=None) -> torch.Tensor:
-    """PE(t, 2i) = sin(t / 10000^(2i/d)), PE(t, 2i+1) = cos(same): shape (n, d), d even."""
+    """PE(t, 2i) = sin(t / 10000^(2i/d)), PE(t, 2i+1) = cos(same): shape (n, d), d even.
+
+    In Vaswani et al.'s letters: i counts the channel pairs here, not positions.
+    """
     position = torch.arange(n, device=device, dtype=torch.float32).unsqueeze(1)  # (n, 1)
     frequency = torch.exp(torch.arange(0, d, 2, device=device) * (-math.log(10000.0) / d))
     angles = position * frequency  # (n, d / 2)

@@ -8,6 +8,7 @@ One symbol means one thing in the whole book. A letter that used to mean two thi
 strings, and every string of a figure module, that still uses a symbol in a lost meaning.
 """
 
+import ast
 import io
 import re
 import sys
@@ -111,10 +112,10 @@ SYMBOLS = (
            "vectors of width d", "primer"),
     Symbol("γ", "a typical value of the forget gate; γ = σ(b_f) when its other inputs are 0",
            "—", "gradient_decay"),
-    Symbol("σ", "the sigmoid, σ(x) = 1 / (1 + e^(−x))", "—", "gradient_decay"),
+    Symbol("σ", "the sigmoid, σ(x) = 1 / (1 + e^(−x))", "—", "primer"),
     Symbol("ρ", "spectral radius: the largest absolute eigenvalue of a matrix", "—",
-           "gradient_decay"),
-    Symbol("λ", "an eigenvalue", "—", "gradient_decay"),
+           "primer"),
+    Symbol("λ", "an eigenvalue", "—", "primer"),
     Symbol("O", "an orthogonal matrix, Oᵀ O = Id (O(·) with an argument is big-O)",
            "matrix", "gradient_decay"),
     Symbol("Id", "the identity matrix", "matrix", "gradient_decay"),
@@ -431,7 +432,7 @@ TERMS = (
     Term("crossover", "The length n from which one cost exceeds another, such as attention's "
          "n² products overtaking the FFN.", "counting_compute"),
     Term("d_model", "The model width d: the length of the vector that stands for each "
-         "position between layers.", "counting_compute"),
+         "position between layers.", "primer"),
     Term("data parallelism", "Splitting a batch across devices: more sequences per second, "
          "the same time for each one.", "time_parallelism"),
     Term("decode", "Generating text one token per step, each step reading what the decoder "
@@ -449,7 +450,7 @@ TERMS = (
     Term("eigenvalue", "A number λ with W v = λ v for some vector v that is not zero: along "
          "v the matrix only stretches, by λ.", "gradient_decay"),
     Term("elementwise product", "Multiplying two vectors entry by entry, written ⊙; an LSTM's "
-         "gates scale its cell state this way.", "gradient_decay"),
+         "gates scale its cell state this way.", "primer"),
     Term("embedding", "A learned table that turns each token id into a vector of width d.",
          "long_range_tasks"),
     Term("epoch", "One pass over the whole training set.", "capstone"),
@@ -464,7 +465,7 @@ TERMS = (
     Term("forget gate", "The LSTM gate f(t) that scales the cell state once per step; its "
          "bias b_f sets how much it keeps when its inputs are small.", "gradient_decay"),
     Term("Frobenius norm", "The square root of the sum of the squares of a matrix's entries, "
-         "written ‖·‖_F.", "receptive_fields"),
+         "written ‖·‖_F.", "gradient_decay"),
     Term("fused kernel", "One routine that runs several operations without writing their "
          "intermediate results to memory, such as FlashAttention's tiled softmax.",
          "cutting_n2"),
@@ -479,8 +480,9 @@ TERMS = (
          "among all heads.", "inference_traffic"),
     Term("heads", "Attention's parallel copies: h heads of width d_k = d / h, each scoring "
          "every pair of positions with its own queries and keys.", "primer"),
-    Term("gate", "A vector of numbers between 0 and 1 that scales another vector entry by "
-         "entry; an LSTM has four, written with their step: f(t), i(t), g(t), o(t).",
+    Term("gate", "A vector of numbers between 0 and 1 (a sigmoid's output) that scales another "
+         "vector entry by entry: an LSTM's f(t), i(t) and o(t). The candidate g(t), computed "
+         "beside them with a tanh (between −1 and 1), is what the input gate lets in.",
          "primer"),
     Term("held-out set", "Data kept out of training and used only to measure accuracy.",
          "long_range_tasks"),
@@ -567,10 +569,10 @@ TERMS = (
     Term("sequential steps", "S: the longest chain of operations a forward pass must run one "
          "after another; n + D − 1 for a recurrence, D for a stack.", "routing_graphs"),
     Term("sigmoid", "σ(x) = 1 / (1 + e^(−x)): a smooth step from 0 to 1, used by an LSTM's "
-         "gates.", "gradient_decay"),
+         "gates.", "primer"),
     Term("softmax", "Turns a row of scores into weights that are positive and add up to 1: "
          "each score's exponential over the sum of the row's exponentials.",
-         "counting_compute"),
+         "primer"),
     Term("span", "The distance Δ from the token that decides an answer to the position that "
          "gives it; a data set has a distribution of spans.", "long_range_tasks"),
     Term("spectral radius", "ρ: the largest absolute value of a matrix's eigenvalues, the "
@@ -676,6 +678,22 @@ def label_lines(source: str) -> list[tuple[int, str]]:
         if token.type not in (tokenize.COMMENT, tokenize.NL):
             starts = token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
     return found
+
+
+def docstring_lines(source: str) -> list[tuple[int, str]]:
+    """(line number, text) of every line of the docstrings of a Python module: the module's,
+    each class's and each function's, nested ones too, as the API reference renders them."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef)):  # fmt: skip
+            continue
+        first = node.body[0] if node.body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):  # fmt: skip
+            found += [(first.lineno + i, text)
+                      for i, text in enumerate(first.value.value.split("\n"))]  # fmt: skip
+    return sorted(found)
 
 
 def offences(path: str, lines: list[tuple[int, str]]) -> list[Offence]:

@@ -30,7 +30,7 @@ class Recurrence:
 
 @dataclass(frozen=True)
 class RNN(Recurrence):
-    """Elman recurrence h_t = tanh(W_x x_t + W_h h_(t-1) + b), `layers` stacked, width d_model."""
+    """Elman recurrence h(t) = tanh(W_x x(t) + b_x + W_h h(t-1)): `layers` stacked, d_model wide."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ class CNN:
     """A stack of `layers` 1-D convolutions of width `kernel`, d_model channels in and out.
 
     dilations: one per layer; None means every dilation is 1.
-    causal=True pads on the left only, so output t reads inputs t - (k-1)*dilation ... t;
-    causal=False ("centred") pads both sides, so output t reads t -/+ (k-1)/2*dilation,
-    which needs an odd kernel.
+    causal=True pads on the left only, so output t of layer l, of kernel width k and
+    dilation δ_l, reads inputs t - (k - 1) δ_l ... t; causal=False ("centred") pads both
+    sides, so output t reads t -/+ (k - 1) / 2 δ_l, which needs an odd kernel.
     """
 
     d_model: int
@@ -87,7 +87,7 @@ class Transformer:
     both sides, as an encoder does.
     positional=True adds sinusoidal position encodings (Vaswani et al. 2017) to the input;
     without them attention cannot tell positions apart. They cost no FLOPs and no parameters.
-    kv_heads: heads of K and V, each shared by heads / kv_heads query heads (grouped-query
+    kv_heads: h_kv heads of K and V, each shared by h / h_kv query heads (grouped-query
     attention, Ainslie et al. 2023); None means one per query head (multi-head), 1 is
     multi-query (Shazeer 2019). It must divide heads.
     """
@@ -132,7 +132,7 @@ class Transformer:
 
     @property
     def group_size(self) -> int:
-        """How many query heads share one K and V head, g = heads / kv_heads (1 for multi-head)."""
+        """How many query heads share one K and V head, h / h_kv (1 for multi-head)."""
         return self.heads // self.key_value_heads
 
 
@@ -159,7 +159,7 @@ class Hybrid:
     Conformer) and a recurrence streams the tokens.
 
     Causality holds at token granularity only: token t reads positions t s ... t s + s - 1,
-    so output j sees up to s - 1 - (j mod s) positions ahead even when `then` is causal
+    so output j sees as many as s - 1 - (j mod s) positions ahead even when `then` is causal
     (``paths.look_ahead``). ``causal`` is therefore True only for s = 1 and a causal
     `then`; a Hybrid never decodes one position at a time (``formulas.decode`` refuses it).
     """
@@ -201,10 +201,10 @@ class Hybrid:
 
 
 def dilations(layers: int, base: int = 2) -> tuple:
-    """The geometric dilation schedule 1, b, b^2, ..., b^(layers - 1), bottom layer first.
+    """The geometric dilation schedule δ_l = base^(l-1), l = 1 .. D: 1, base, base^2, ...
 
-    Derived in "Receptive fields": with b = k it tiles the offsets without holes; b = 1 is
-    no dilation at all.
+    Derived in "Receptive fields", bottom layer first, D = `layers`: with base = k (the
+    kernel width) it tiles the offsets without holes; base = 1 is no dilation at all.
     """
     require_positive(layers=layers, base=base)
     return tuple(base**layer for layer in range(layers))

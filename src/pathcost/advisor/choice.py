@@ -2,7 +2,7 @@
 
 Derived in "Choosing a model". The article's selection workflow as one function. Each
 candidate is sized so its path reaches the span: the CNN by ``paths.covering_cnn``
-(dilations 2^l), a windowed Transformer with enough layers of its window; the others
+(dilations δ_l = 2^(l-1)), a windowed Transformer with enough layers of its window; the others
 reach any span. Both axes are then estimated with the package: path length at the span,
 sequential steps, the whole training step (``formulas.budget``) against the budget, the
 decode state, and roofline bounds on the device (``devices``). A candidate that does not
@@ -92,7 +92,7 @@ def candidates(span: int, d_model: int, heads: int, limits: dict) -> dict:
 
 def _bound(flops: float, moved: float, profile, dtype: str) -> float:
     """The roofline bound; where the table states no peak for dtype, the memory term alone
-    (B / W, still a lower bound)."""
+    (M_moved / β, still a lower bound)."""
     if dtype in profile.peak_flops:
         return devices.roofline_time(flops, moved, profile, dtype)
     return moved / profile.bandwidth_bytes_per_s

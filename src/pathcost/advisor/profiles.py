@@ -4,9 +4,9 @@ The first two steps of choosing a model: the length distribution sets the cost (
 the n^2 attention weights at each percentile); the span, measured from a series or from a
 trained attention model, sets the path length a model must cover.
 
-Percentiles are nearest-rank throughout: P_p is the smallest value with at least p% of the
-data (or of the weight) at or below it, so it is always one of the values, an exact
-integer for integer data, and P_100 is the maximum.
+Percentiles are nearest-rank throughout: P90 is the smallest value with at least 90% of the
+data (or of the weight) at or below it, and so for any percentage, so it is always one of
+the values, an exact integer for integer data, and P100 is the maximum.
 """
 
 import math
@@ -44,10 +44,11 @@ def _percent(p) -> None:
 
 
 def percentile(values, p: int) -> int:
-    """Nearest-rank percentile: P_p = x_(ceil(p N / 100)), the sorted values x_(1) <= ... <= x_(N).
+    """Nearest-rank percentile: the value of rank ceil(`p` count / 100) in sorted order.
 
-    Derived in "Choosing a model". The smallest value with at least p% of the N values at
-    or below it; in integers, rank = ceil(p N / 100) = (p N + 99) // 100. values: integers.
+    Derived in "Choosing a model". The smallest value with at least `p` percent of the
+    values at or below it; in integers, rank = (`p` count + 99) // 100, with count the number
+    of values. values: integers.
     """
     ordered = sorted(_integers(values, "values", positive=False))
     _percent(p)
@@ -55,11 +56,12 @@ def percentile(values, p: int) -> int:
 
 
 def weighted_percentile(values, weights, p: int):
-    """Weighted nearest-rank percentile: the smallest v with sum_(x_i <= v) w_i >= p/100 sum w_i.
+    """Weighted nearest-rank percentile: the smallest value holding `p` percent of the weight.
 
-    Derived in "Choosing a model". With every weight 1 it is ``percentile``. Weights are
-    finite and >= 0 with a positive sum; the comparison is 100 W(v) >= p W, exact for
-    integer weights.
+    Derived in "Choosing a model": the smallest value whose weights, summed over it and the
+    values below it, reach `p` / 100 of all the weight. With every weight 1 it is
+    ``percentile``. Weights are finite and >= 0 with a positive sum; the comparison is
+    100 (weight at or below) >= `p` (total weight), exact for integer weights.
     """
     values, weights = list(values), list(weights)
     if not values or len(values) != len(weights):
@@ -97,9 +99,9 @@ class Padding:
 
 
 def padding_waste(lengths, boundaries=None, pad_to: int | None = None) -> Padding:
-    """Padding waste: sum_i (b(l_i) - l_i) / sum_i b(l_i), b(l) the smallest end >= l.
+    """Padding waste: Σ (end(n) - n) / Σ end(n) over the lengths n, end(n) the smallest end >= n.
 
-    Derived in "Choosing a model". The ends are the boundaries b_1 < b_2 < ... then pad_to
+    Derived in "Choosing a model". The ends are the increasing `boundaries`, then pad_to
     (default: the longest length), so with no boundaries every sequence is padded to
     pad_to, and a length above the last boundary gets its own bucket at pad_to.
     """
@@ -142,7 +144,8 @@ class Percentiles:
 def percentiles(values) -> Percentiles:
     """P50, P90, P99 and max of integers >= 1 (``percentile``, nearest-rank), and the count.
 
-    Derived in "Choosing a model": P_p = x_(ceil(p N / 100)) for p = 50, 90, 99.
+    Derived in "Choosing a model": P90 is the value of rank ceil(90 count / 100) in sorted
+    order, and P50 and P99 alike.
     """
     values = _integers(values)
     return Percentiles(len(values), *(percentile(values, p) for p in PERCENTILES), max(values))
@@ -176,7 +179,7 @@ def length_profile(lengths, boundaries=None, pad_to: int | None = None, heads: i
     """Percentiles, padding waste with and without bucketing, and attention bytes per percentile.
 
     Derived in "Choosing a model". Percentiles are nearest-rank; waste is
-    sum (b(l) - l) / sum b(l) (``padding_waste``); attention bytes are B h n^2 bytes(dtype)
+    Σ (end(n) - n) / Σ end(n) (``padding_waste``); attention bytes are B h n^2 bytes(dtype)
     at each n (``attention_weights_bytes``), by default for 8 heads, batch 1, fp16.
     """
     lengths = _integers(lengths)
@@ -219,10 +222,11 @@ def _series(series) -> np.ndarray:
 
 
 def autocorrelation(series) -> np.ndarray:
-    """Sample autocorrelation r_k = sum_(t<N-k) (x_t - m)(x_(t+k) - m) / sum_t (x_t - m)^2.
+    """Sample autocorrelation at lag Δ: Σ (x(t) - mean)(x(t+Δ) - mean) / Σ (x(t) - mean)^2.
 
-    Derived in "Choosing a model". For k = 0..N-1 (r_0 = 1), m the mean; the biased
-    estimator (one denominator for every lag), computed by FFT in O(N log N).
+    Derived in "Choosing a model". For a series x(0) .. x(n - 1) of n values, at every lag
+    Δ = 0 .. n - 1 (1 at Δ = 0), the first sum over t < n - Δ, the second over every t; the
+    biased estimator (one denominator for every lag), computed by FFT in O(n log n).
     """
     x = _series(series)
     y = x - x.mean()
@@ -233,11 +237,12 @@ def autocorrelation(series) -> np.ndarray:
 
 
 def autocorrelation_length(series) -> int:
-    """Effective memory: the smallest lag k >= 1 with r_k < 1/e (``autocorrelation``).
+    """Effective memory: the smallest lag Δ >= 1 whose ``autocorrelation`` is below 1/e.
 
-    Derived in "Choosing a model". For an AR(1) series r_k = phi^k, so the length is the
-    smallest k > -1 / ln(phi); white noise gives 1. The biased r_k sums to -1/2 over
-    k >= 1, so some lag always falls below 1/e.
+    Derived in "Choosing a model". For an AR(1) series, x(t) = a x(t - 1) + noise, the
+    autocorrelation at lag Δ is a^Δ, so the length is the smallest Δ > -1 / ln(a); white
+    noise gives 1. The biased estimate sums to -1/2 over the lags Δ >= 1, so some lag always
+    falls below 1/e.
     """
     r = autocorrelation(series)
     return int(np.flatnonzero(r[1:] < math.exp(-1))[0]) + 1
@@ -245,11 +250,11 @@ def autocorrelation_length(series) -> int:
 
 @dataclass(frozen=True)
 class AttentionSpan:
-    """Where attention looks: the distance ``|t - s|`` weighted by the attention mass on it.
+    """Where attention looks: the distance Δ = ``|j - i|`` weighted by the attention mass on it.
 
-    p50, p90: weighted nearest-rank percentiles; mean: sum_d d m_d / sum_d m_d; queries:
-    the query rows pooled (batch x heads x layers x n, each of mass 1); mass_by_distance:
-    m_d for d = 0, 1, ...
+    Query j reads key i. p50, p90: weighted nearest-rank percentiles; mean:
+    Σ_Δ Δ mass(Δ) / Σ_Δ mass(Δ); queries: the query rows pooled (batch x heads x layers x n,
+    each of mass 1); mass_by_distance: mass(Δ) for Δ = 0, 1, ...
     """
 
     p50: int
@@ -260,13 +265,13 @@ class AttentionSpan:
 
 
 def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
-    """Attention-weighted distance distribution: m_d = sum over b, layers, heads, t, s with
-    ``|t - s|`` = d of A[t, s], then its P50, P90 and mean.
+    """Attention-weighted distance distribution: mass(Δ) = the sum of the weights A[j, i] with
+    ``|j - i|`` = Δ over sequences, layers and heads, then its P50, P90 and mean.
 
     Derived in "Choosing a model". model: a Transformer module from ``build(spec)`` with
     explicit attention (its ``Scores`` modules give the softmax weights; full, blocked and
     banded windows alike); batch: its (B, n, d_model) input. Causal attention puts no mass
-    on s > t, so the distance there is t - s. query: only the queries at that position
+    on keys i > j, so the distance there is j - i. query: only the queries at that position
     (0 .. n - 1, or -1 for the last, where a classifier reads), as "Capstone" does; None
     pools every position.
     """
@@ -314,8 +319,8 @@ def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
 
 
 def attention_on(model, batch, keys) -> tuple:
-    """Per attention layer, bottom first: the weight the last query puts on key keys[b] of
-    sequence b, averaged over the sequences and the heads.
+    """Per attention layer, bottom first: the weight the last query puts on each sequence's
+    own key in `keys`, averaged over the sequences and the heads.
 
     Derived in "Capstone", where keys are the positions of the answers: a value near 1
     means the layer reads the answer directly, 1 / n what uniform attention gives. model,
@@ -352,12 +357,14 @@ def attention_on(model, batch, keys) -> tuple:
 
 
 def _layout(layer, weights, n: int):
-    """(``|t - s|`` for each entry of a Scores output, the query position t of each row).
+    """(``|j - i|`` for each entry of a Scores output, the query position j of each row).
 
-    Layouts: full (..., g n, n); blocked local (..., blocks, g w, keys), block b's row r
-    query b w + r mod w (n or more: padding) and key j at b w - w + j; banded
-    (..., n, g, W), key t - w + j. Both tensors broadcast against weights (grouped heads
-    stack g query copies as rows).
+    Layouts, with w the window radius and h / h_kv query heads per K/V head: full
+    (..., (h / h_kv) n, n); blocked local (..., blocks, (h / h_kv) w, keys), whose block
+    starting at position t holds the queries t .. t + w - 1 (n or more: padding) and the
+    keys from t - w on; banded (..., n, h / h_kv, w + 1 or 2w + 1), the keys of query t
+    from t - w on. Both tensors broadcast against weights (grouped heads stack their
+    h / h_kv query copies as rows).
     """
     rows, keys = weights.shape[-2:]
     if layer.window is None or layer.window >= n:

@@ -3,14 +3,15 @@
 Derived in "Inference and memory traffic". A kernel that does little arithmetic per byte
 (an elementwise op, a decoder step reading its weights and K, V cache) runs at the speed
 memory feeds it, not at the matmul peak. These two kernels measure that speed as torch
-sees it: ``a.copy_(b)`` and the triad ``a = b + s * c`` of McCalpin's STREAM benchmark,
-each on tensors far larger than the last-level cache, timed with ``bench.timing.time``.
+sees it: a copy (``Tensor.copy_``) and the triad of McCalpin's STREAM benchmark (one tensor
+written as a second plus a scalar times a third), each on tensors far larger than the
+last-level cache, timed with ``bench.timing.time``.
 
 On CUDA ``time`` reads CUDA events, so the GPU times its own kernels; at the default 1 GiB
 per tensor a copy takes ~0.45 ms even at 4.8 TB/s, a hundred times the few microseconds of
-a launch. Bytes are counted as STREAM counts them: what the
-kernel must read plus what it writes. A CPU cache that reads a line before writing it
-(write-allocate) moves more than that, so the figure is the bandwidth a program gets.
+a launch. Bytes are counted as STREAM counts them: what the kernel must read plus what it
+writes. A CPU cache that reads a line before writing it (write-allocate) moves more than
+that, so the figure is the bandwidth a program gets.
 """
 
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def traffic_bytes(kernel: str, nbytes: int) -> int:
 def memory_bandwidth(kernel: str = "triad", nbytes: int | None = None, dev=None,
                      dtype=torch.float32, min_run_time: float = 0.3,
                      threads: int | None = None, warmup: int = 2) -> Bandwidth:  # fmt: skip
-    """Measured bandwidth of `kernel` on tensors of nbytes each: W = moved / median time.
+    """Measured bandwidth of `kernel` on tensors of nbytes each: β = moved / median time.
 
     Derived in "Inference and memory traffic". nbytes defaults to DEFAULT_NBYTES (128 MiB
     per tensor on a CPU, 1 GiB on a GPU), rounded down to whole elements of `dtype`. CPU
@@ -117,12 +118,12 @@ def memory_bandwidth(kernel: str = "triad", nbytes: int | None = None, dev=None,
 
 
 def ridge_point(flop_per_s: float, bytes_per_s: float) -> float:
-    """The roofline's ridge, I* = P / W FLOP per byte: below it a kernel is memory-bound.
+    """The roofline's ridge, I* = P / β FLOP per byte: below it a kernel is memory-bound.
 
-    Derived in "Inference and memory traffic": a kernel doing I FLOPs per byte it moves
-    runs at min(P, I * W) FLOP/s, so peak P needs I >= I*. Pass a matmul peak
-    (``bench.matmul_peak``) and a bandwidth (``memory_bandwidth().bytes_per_s``), or a
-    datasheet's (``pathcost.devices``).
+    Derived in "Inference and memory traffic", with P = `flop_per_s` and β = `bytes_per_s`: a
+    kernel doing I FLOPs per byte it moves runs at min(P, I β) FLOP/s, so peak P needs I >= I*.
+    Pass a matmul peak (``bench.matmul_peak``) and a bandwidth
+    (``memory_bandwidth().bytes_per_s``), or a datasheet's (``pathcost.devices``).
     """
     require_real("flop_per_s", flop_per_s, low=0, low_open=True)
     require_real("bytes_per_s", bytes_per_s, low=0, low_open=True)

@@ -44,7 +44,7 @@ class CausalSaving:
 def causal_saving(n: int = 2048, d_model: int = 64, heads: int = 4, batch: int = 1, dev=None,
                   dtype=torch.float32, min_run_time: float = 0.1, rounds: int = 3,
                   threads: int | None = None) -> CausalSaving:  # fmt: skip
-    """Time ``F.scaled_dot_product_attention`` on random (batch, heads, n, d_k) Q, K, V, with
+    """Time ``F.scaled_dot_product_attention`` on random (B, h, n, d_k) Q, K, V, with
     ``is_causal=True`` and without (forward only, no autograd), by ``timing.time``.
 
     The two are timed in turn, `rounds` times, so that a slow spell of a shared machine hits
@@ -89,14 +89,15 @@ def fused_causal(q, k, v):
 
 def readers(n: int, keys=None, attend=fused_causal, d_head: int = 1, chunk: int = 64,
             dtype=torch.float32) -> dict[int, int]:  # fmt: skip
-    """For each key j, how many queries' outputs ``attend(q, k, v)`` computed from V[j].
+    """For each key i, how many queries' outputs ``attend(q, k, v)`` computed from V[i].
 
-    Measured on the CPU by poisoning: V[j] = NaN (one key per sequence of a batch), and
-    output row i comes out NaN exactly when the kernel's A V product multiplied some weight
-    of row i by V[j]; a weight that is zero, because the mask came after the product, still
+    Measured on the CPU by poisoning: V[i] = NaN (one key per sequence of a batch), and
+    output row j comes out NaN exactly when the kernel's A V product multiplied some weight
+    of row j by V[i]; a weight that is zero, because the mask came after the product, still
     gives 0 * NaN = NaN. So the counts summed over all keys are the (query, key) pairs the
     kernel executed: n^2 for a kernel that scores everything and masks, fewer for one that
-    skips. attend maps (B, 1, n, d_head) tensors to one of that shape; keys default to all n.
+    skips. attend maps (B, 1, n, d_k) tensors (d_k = `d_head`) to one of that shape; keys
+    default to all n.
     """
     require_positive(n=n, d_head=d_head, chunk=chunk)
     require_callable(attend=attend)

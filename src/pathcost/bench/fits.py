@@ -1,6 +1,6 @@
 """Fitted scaling exponents: the slope of log time against log n, with its 95% interval.
 
-Derived in "Time and parallelism". A power law y = c n^p is a straight line of slope p on
+Derived in "Time and parallelism". A power law T = c n^p is a straight line of slope p on
 log-log axes; these functions fit it to measured points and find where a sweep jumps.
 """
 
@@ -10,10 +10,11 @@ import numpy as np
 
 
 def fit_exponent(ns, ys) -> tuple[float, tuple[float, float]]:
-    """Least-squares slope p of log y = p log n + c, with its 95% confidence interval.
+    """Least-squares slope p of log T = p log n + log c, with its 95% confidence interval.
 
-    Derived in "Time and parallelism". The interval is slope +/- t * standard error, t the
-    97.5% quantile of Student's t with len(ns) - 2 degrees of freedom (three points at least).
+    Derived in "Time and parallelism", through the points (n, T) of `ns` and `ys`. The
+    interval is slope +/- t_0.975 × standard error, t_0.975 the 97.5% quantile of Student's
+    t distribution with len(ns) - 2 degrees of freedom (three points at least).
     """
     ns, ys = np.asarray(ns, dtype=float), np.asarray(ys, dtype=float)
     if ns.shape != ys.shape or ns.ndim != 1:
@@ -64,7 +65,7 @@ def exponents(records, min_n: int = 512) -> dict:
 
 
 def largest_step(times: dict) -> tuple[float, int, int]:
-    """Biggest ratio t(b) / t(a) of neighbouring lengths a < b in {n: time}, as (ratio, a, b).
+    """Biggest ratio T(n_2) / T(n_1) of neighbouring n_1 < n_2 in {n: time}: (ratio, n_1, n_2).
 
     "Time and parallelism" uses it to find where a sweep jumps (a cache or allocator edge).
     """

@@ -112,9 +112,10 @@ def _event_clock():
 
 
 def matmul_peak(dtype=torch.float32, dev=None, n: int | None = None) -> float:
-    """Achieved FLOP/s of one large n x n matmul, 2 n^3 FLOPs: a practical peak for this device.
+    """Achieved FLOP/s of one large `n` x `n` matmul, 2 `n` cubed FLOPs: a practical peak P.
 
-    n defaults to 1024 on a CPU and 8192 on a GPU. Utilisation = achieved / this peak.
+    `n` (a matrix size, not a sequence length) defaults to 1024 on a CPU and 8192 on a GPU.
+    Utilisation U = achieved FLOP/s / P.
     """
     dev = device() if dev is None else torch.device(dev)
     n = n or (1024 if dev.type == "cpu" else 8192)
@@ -142,8 +143,9 @@ def recurrent_latency(spec, n: int, batch: int = 1, dev=None, dtype=torch.float3
                       min_run_time: float = 0.2) -> RecurrentLatency:  # fmt: skip
     """Latency of one state transfer of an RNN or LSTM, and of its full forward over n steps.
 
-    Derived in "Time and parallelism": the forward takes about steps x step latency, since
-    no step can start before the one before it ends, however idle the device is.
+    Derived in "Time and parallelism": the forward over n positions and D layers takes
+    about n D t_step, t_step the latency of one step, since no step can start before the
+    one before it ends, however idle the device is.
     """
     if not isinstance(spec, (RNN, LSTM)):
         raise ValueError(f"spec must be an RNN or LSTM, got {spec!r}")

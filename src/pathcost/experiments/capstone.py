@@ -3,8 +3,8 @@
 Derived in "Capstone". Two data sets in which every sequence's dependency span is known:
 
 - ``mixed_recall`` (generated): n tokens, each a value from ``vocab``; one of them is
-  marked, d positions before the last, which holds a query mark. The label is the marked
-  value, so the span is d, drawn from ``span_probabilities``: a mix of local spans
+  marked, Δ positions before the last, which holds a query mark. The label is the marked
+  value, so the span is Δ, drawn from ``span_probabilities``: a mix of local spans
   (1 .. local) and long ones (local + 1 .. n - 1) in a chosen share.
 - ``stdlib_brackets`` (real): windows of the standard library's source, in token
   categories, each ending where a closing bracket belongs; the label is that bracket's
@@ -64,8 +64,8 @@ class SpanData:
 
 
 def span_probabilities(n: int, local: int, long_share: float) -> tuple:
-    """P(span = d) for d = 0 .. n - 1: (1 - long_share) spread evenly over 1 .. local,
-    long_share over local + 1 .. n - 1, nothing at 0.
+    """The probability of each span Δ = 0 .. n - 1: (1 - long_share) spread evenly over
+    1 .. local, long_share over local + 1 .. n - 1, nothing at 0.
 
     Derived in "Capstone".
     """
@@ -83,7 +83,7 @@ def mixed_recall(n: int, count: int, local: int = 4, long_share: float = 0.5,
     """Recall the marked value: `count` sequences of n tokens and their spans.
 
     Derived in "Capstone". Positions 0 .. n - 2 hold values 0 .. vocab - 1 drawn i.i.d.
-    uniform; the value at n - 1 - d is marked (token vocab + value), d drawn from
+    uniform; the value at n - 1 - Δ is marked (token vocab + value), the span Δ drawn from
     ``span_probabilities(n, local, long_share)``; position n - 1 holds the query mark
     (token 2 vocab). The label is the marked value, so only the marked token tells it.
     """
@@ -165,10 +165,11 @@ def stdlib_brackets(paths, n: int, limit: int | None = None) -> SpanData:
 
 
 def classifier_params(spec, tokens: int, classes: int) -> int:
-    """Parameters of ``training.Classifier(spec, tokens, classes)``: params(spec) + tokens d
-    (the embedding) + d classes + classes (the readout).
+    """Parameters of ``training.Classifier(spec, tokens, classes)``: N + tokens d
+    (the embedding) + d C + C (the readout), with C = `classes`.
 
-    Derived in "Capstone"; params(spec) in "Counting compute".
+    Derived in "Capstone"; N = params(spec), the spec's own parameters, is derived in
+    "Counting compute".
     """
     require_positive(tokens=tokens, classes=classes)
     d = spec.d_model
@@ -176,8 +177,8 @@ def classifier_params(spec, tokens: int, classes: int) -> int:
 
 
 def with_width(spec, d_model: int):
-    """spec at width d_model: a Transformer's FFN width scales with it (d_ff d_model / d),
-    a Hybrid's body is resized."""
+    """spec at width `d_model`: a Transformer's FFN width f scales with it (f `d_model` / d,
+    d the spec's own width), a Hybrid's body is resized."""
     require_spec(spec)
     require_positive(d_model=d_model)
     if isinstance(spec, Hybrid):
@@ -282,10 +283,11 @@ def majority_by_span(targets, spans, edges) -> tuple:
 
 def leaders(runs, bucket: int | None = None) -> tuple:
     """(names, top): every run whose held-out accuracy (in span bucket `bucket`, or over all
-    of it for None) is within two standard errors of the best score p of N sequences, so a
-    tie within the noise reads as one. Derived in "Capstone". The error is Agresti and
-    Coull's, 2 sqrt(q (1 - q) / (N + 4)) with q = (p N + 2) / (N + 4), which stays above 0
-    at p = 1 (where the textbook sqrt(p (1 - p) / N) claims no noise at all).
+    of it for None) is within two standard errors of the best accuracy a_best on n_held
+    sequences, so a tie within the noise reads as one. Derived in "Capstone". The error is
+    Agresti and Coull's, 2 sqrt(a' (1 - a') / (n_held + 4)) with
+    a' = (a_best n_held + 2) / (n_held + 4), which stays above 0 at a_best = 1 (where the
+    textbook sqrt(a_best (1 - a_best) / n_held) claims no noise at all).
     """
     scored = []
     for run in runs:

@@ -1,19 +1,19 @@
 """Gradient decay: recurrences with a chosen spectral radius and the products of their Jacobians.
 
-The chapter "Gradient decay" rests on one identity: for a recurrence h_t = F(h_(t-1), x_t),
-d h_T / d h_(T-k) = J_T J_(T-1) ... J_(T-k+1), the product of k step Jacobians
-J_t = d h_t / d h_(t-1). Here are the recurrences that make the identity concrete and the
-instruments that measure the product with autograd, never with the formula:
+The chapter "Gradient decay" rests on one identity: for a recurrence whose cell computes
+h(t) from h(t-1) and x(t), ∂h(t) / ∂h(t-Δ) = J(t) J(t-1) ... J(t-Δ+1), the product of Δ
+step Jacobians J(t) = ∂h(t) / ∂h(t-1). Here are the recurrences that make the identity
+concrete and the instruments that measure the product with autograd, never with the formula:
 
-- ``recurrent_matrix(d, rho)``: W = rho Q, Q a seeded random orthogonal matrix, so that
-  ||W^k||_2 = rho^k exactly for every k, not only for large k.
-- ``nonnormal_matrix(d, rho, shear)``: the same spectral radius rho, but ||W^k||_2 can first
-  grow; rho^k is then only the asymptotic rate (Gelfand: ||W^k||^(1/k) -> rho).
-- ``LinearRNNLayer(W)``: h_t = W h_(t-1) + U x_t as a torch module, U = I unless given.
-- ``state_jacobian_norms(layer, x)``: ||d h_(n-1) / d h_(n-1-k)|| for every k, by autograd.
-- ``Truncated(layer, K)``: the same layer with the state detached every K steps, as
-  truncated backpropagation through time does; ``truncated_reach(t, K)`` how far back
-  output t's gradient then reaches.
+- ``recurrent_matrix(d, rho)``: W = ρ O, O a seeded random orthogonal matrix, so that
+  ||W^Δ||_2 = ρ^Δ exactly for every Δ, not only for large Δ.
+- ``nonnormal_matrix(d, rho, shear)``: the same spectral radius ρ, but ||W^Δ||_2 can first
+  grow; ρ^Δ is then only the asymptotic rate (Gelfand: ||W^Δ||^(1/Δ) -> ρ).
+- ``LinearRNNLayer(W)``: h(t) = W h(t-1) + W_x x(t) as a torch module, W_x = Id unless given.
+- ``state_jacobian_norms(layer, x)``: ||∂h(n-1) / ∂h(n-1-Δ)|| for every Δ, by autograd.
+- ``Truncated(layer, truncation)``: the same layer with the state detached every τ steps, as
+  truncated backpropagation through time does; ``truncated_reach(position, truncation)`` how
+  far back output t's gradient then reaches.
 - ``lstm(d, forget_bias)``: an LSTM whose biases are 0 except the forget gate's.
 
 Everything runs in float64 by default: a gradient that shrinks by 0.5 per step falls below
@@ -50,10 +50,11 @@ def _flush_subnormals():
 
 
 def orthogonal(d: int, seed: int = SEED, dtype=torch.float64) -> torch.Tensor:
-    """A random orthogonal d x d matrix Q (Q^T Q = I), uniform (Haar) over O(d), from `seed`.
+    """A random orthogonal d x d matrix O (Oᵀ O = Id), uniform (Haar) over all of them, from `seed`.
 
-    QR of a standard Gaussian matrix with the signs of R's diagonal moved into Q
-    (Mezzadri 2007). Used in "Gradient decay"; the caller's random state is left untouched.
+    Used in "Gradient decay". The QR decomposition of a standard Gaussian matrix, with the
+    signs of the triangular factor's diagonal moved into the orthogonal one (Mezzadri 2007);
+    the caller's random state is left untouched.
     """
     require_positive(d=d)
     generator = torch.Generator().manual_seed(seed)
@@ -63,10 +64,11 @@ def orthogonal(d: int, seed: int = SEED, dtype=torch.float64) -> torch.Tensor:
 
 
 def recurrent_matrix(d: int, rho: float, seed: int = SEED, dtype=torch.float64) -> torch.Tensor:
-    """W = rho Q with Q = ``orthogonal(d, seed)``: spectral radius rho, ||W^k||_2 = rho^k exactly.
+    """W = ρ O with O = ``orthogonal(d, seed)``: spectral radius ρ = `rho`, ||W^Δ||_2 = ρ^Δ exactly.
 
-    Derived in "Gradient decay". Every eigenvalue of Q has modulus 1 and W is normal, so the
-    norm of its powers equals the power of its spectral radius at every k, not only for large k.
+    Derived in "Gradient decay". Every eigenvalue of O has modulus 1 and W is normal, so the
+    norm of its powers equals the power of its spectral radius at every Δ, not only for
+    large Δ.
     """
     require_positive(d=d)
     require_real("rho", rho, low=0)
@@ -76,12 +78,13 @@ def recurrent_matrix(d: int, rho: float, seed: int = SEED, dtype=torch.float64) 
 def nonnormal_matrix(
     d: int, rho: float, shear: float, seed: int = SEED, dtype=torch.float64
 ) -> torch.Tensor:
-    """W = Q (rho I + shear N) Q^T, N = 1 at (2i, 2i+1): spectral radius rho, W non-normal.
+    """W = O (ρ Id + η E) Oᵀ, E = 1 at (2i, 2i+1): spectral radius ρ, W non-normal.
 
-    Derived in "Gradient decay". The middle factor is d/2 Jordan blocks [[rho, shear], [0, rho]]
-    (and a lone rho when d is odd), so every eigenvalue is rho, yet for d >= 2
-    ||W^k||_2 = ||[[rho^k, k shear rho^(k-1)], [0, rho^k]]||_2, about k shear rho^(k-1) for
-    large k: a factor k / rho above rho^k. The spectral radius sets only the asymptotic rate.
+    Derived in "Gradient decay", with ρ = `rho`, η = `shear` and O = ``orthogonal(d, seed)``;
+    E pairs the coordinates 2i and 2i + 1. The middle factor is d/2 Jordan blocks
+    [[ρ, η], [0, ρ]] (and a lone ρ when d is odd), so every eigenvalue is ρ, yet for d >= 2
+    ||W^Δ||_2 = ||[[ρ^Δ, Δ η ρ^(Δ-1)], [0, ρ^Δ]]||_2, about Δ η ρ^(Δ-1) for large Δ: a
+    factor Δ η / ρ above ρ^Δ. The spectral radius sets only the asymptotic rate.
     """
     require_positive(d=d)
     require_real("rho", rho, low=0)
@@ -93,7 +96,7 @@ def nonnormal_matrix(
 
 
 def spectral_radius(W: torch.Tensor) -> float:
-    """rho(W) = max abs(lambda) over the eigenvalues of the square matrix W ("Gradient decay")."""
+    """ρ(W) = max abs(λ) over the eigenvalues λ of the square matrix W ("Gradient decay")."""
     if not isinstance(W, torch.Tensor) or W.dim() != 2 or W.shape[0] != W.shape[1]:
         shape = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
         raise ValueError(f"W must be a square matrix, got {shape}")
@@ -101,11 +104,12 @@ def spectral_radius(W: torch.Tensor) -> float:
 
 
 class LinearRNNLayer(RecurrentLayer):
-    """Linear recurrence h_t = W h_(t-1) + U x_t, h_0 = 0: its step Jacobian is W at every t.
+    """Linear recurrence h(t) = W h(t-1) + W_x x(t) from a zero state: its J(t) = W at every t.
 
-    Used in "Gradient decay". U defaults to the identity, so that d h_T / d x_(T-k) =
-    W^k U = W^k: the input-to-output Jacobian is the state Jacobian itself. The weights are
-    fixed (``requires_grad=False``); gradients are taken with respect to inputs and states.
+    Used in "Gradient decay". The input weights W_x = `U` default to the identity Id, so that
+    ∂h(t) / ∂x(t-Δ) = W^Δ W_x = W^Δ: the input-to-output Jacobian is the state Jacobian
+    itself. The weights are fixed (``requires_grad=False``); gradients are taken with respect
+    to inputs and states.
     """
 
     def __init__(self, W: torch.Tensor, U: torch.Tensor | None = None):
@@ -127,7 +131,7 @@ class LinearRNNLayer(RecurrentLayer):
         return (x.new_zeros(x.shape[0], x.shape[2]),)  # h_0: (B, d)
 
     def step(self, u_t, state: tuple) -> tuple:
-        """One state transfer: (U x_t, (h_(t-1),)) -> (W h_(t-1) + U x_t,)."""
+        """One state transfer: (W_x x(t), (h(t-1),)) -> (W h(t-1) + W_x x(t),)."""
         (h,) = state
         return (u_t + self.recurrent(h),)
 
@@ -151,12 +155,12 @@ def _require_input(x, d: int | None = None) -> None:
 
 
 def state_jacobian_norms(layer, x: torch.Tensor, ord=2) -> torch.Tensor:
-    """Measured g[k] = ||d h_(n-1) / d h_(n-1-k)||_ord, k = 0 .. n-1, x of shape (1, n, d).
+    """Measured ||∂h(n-1) / ∂h(n-1-Δ)||_ord for Δ = 0 .. n-1, indexed by Δ, x of shape (1, n, d).
 
-    The product of k step Jacobians of "Gradient decay", read off by autograd: the layer's
-    steps are run by hand, one backward pass per channel of h_(n-1) gives the full d x d
+    The product of Δ step Jacobians of "Gradient decay", read off by autograd: the layer's
+    steps are run by hand, one backward pass per channel of h(n-1) gives the full d x d
     Jacobian with respect to every earlier state. ord=2 is the spectral norm, "fro" Frobenius.
-    Only layers whose state is h alone (linear or tanh RNN); an LSTM also carries c.
+    Only layers whose state is h(t) alone (linear or tanh RNN); an LSTM also carries c(t).
     """
     _require_layer(layer)
     if ord not in (2, "fro"):
@@ -178,11 +182,12 @@ def state_jacobian_norms(layer, x: torch.Tensor, ord=2) -> torch.Tensor:
 
 
 class Truncated(nn.Module):
-    """A recurrent layer trained with truncated backpropagation through time, window K.
+    """A recurrent layer trained with truncated backpropagation through time, window τ.
 
-    Derived in "Gradient decay". The forward pass is the layer's own; the state is detached
-    on every transfer into a position t = K, 2K, ..., as a training loop does between chunks,
-    so d h_t / d x_s = 0 exactly whenever a multiple of K lies in (s, t].
+    Derived in "Gradient decay", with τ = `truncation`. The forward pass is the layer's own;
+    the state is detached on every transfer into a position t = τ, 2τ, ..., as a training
+    loop does between chunks, so ∂h(t) / ∂x(t-Δ) = 0 exactly whenever a multiple of τ lies
+    in (t - Δ, t].
     """
 
     def __init__(self, layer, truncation: int):
@@ -205,10 +210,10 @@ class Truncated(nn.Module):
 def lstm(d_model: int, forget_bias: float, seed: int = SEED) -> nn.Module:
     """A one-layer LSTM from ``models.seeded`` with every gate bias 0 except the forget gate's, b_f.
 
-    Derived in "Gradient decay". ``LSTMLayer`` lays its gates out as i, f, o, g in blocks of
-    d_model along the output of ``.input`` (the only Linear with a bias), so b_f is
-    ``input.bias[d:2d]``. PyTorch draws biases from U(-1/sqrt(d), 1/sqrt(d)); zeroing them first
-    makes sigmoid(b_f) the forget gate of a step whose other inputs are zero.
+    Derived in "Gradient decay". ``LSTMLayer`` lays its gates out as i(t), f(t), o(t), g(t)
+    in blocks of d_model along the output of ``.input`` (the only Linear with a bias), so b_f
+    is ``input.bias[d:2d]``. PyTorch draws biases uniformly from -1/sqrt(d) to 1/sqrt(d);
+    zeroing them first makes γ = σ(b_f) the forget gate of a step whose other inputs are 0.
     """
     require_positive(d_model=d_model)
     require_real("forget_bias", forget_bias)
@@ -221,9 +226,9 @@ def lstm(d_model: int, forget_bias: float, seed: int = SEED) -> nn.Module:
 
 
 def gradient_norms(modules: dict, x: torch.Tensor, progress: bool = True) -> dict:
-    """``jacobians.gradient_norms`` for each named module on the same x: {name: g[k], k = 0..n-1}.
+    """``jacobians.gradient_norms`` for each named module on the same x: {name: G(Δ), Δ = 0..n-1}.
 
-    g[k] = ||d y_(n-1) / d x_(n-1-k)||_F, as measured in "Gradient decay". Subnormal
+    G(Δ) = ||∂y(n-1) / ∂x(n-1-Δ)||_F, as measured in "Gradient decay". Subnormal
     intermediate values are flushed to 0 while measuring (see ``_flush_subnormals``).
     """
     if not isinstance(modules, dict) or not modules:
@@ -236,7 +241,7 @@ def gradient_norms(modules: dict, x: torch.Tensor, progress: bool = True) -> dic
 
 
 def decay_rate(norms, start: int = 1, stop: int | None = None) -> float:
-    """Per-step factor r of the least-squares fit log g[k] = a + k log r over start <= k < stop.
+    """Per-step factor r of the least-squares fit log G(Δ) = c + Δ log r over start <= Δ < stop.
 
     Used in "Gradient decay". Entries that are 0 or below the smallest normal float
     (underflow, or a truncated gradient) are left out; at least two must remain.
@@ -256,11 +261,11 @@ def decay_rate(norms, start: int = 1, stop: int | None = None) -> float:
 
 
 def decay_steps(rho: float, threshold: float) -> int:
-    """Smallest k >= 0 with rho^k < threshold: floor(ln threshold / ln rho) + 1 ("Gradient decay").
+    """Smallest Δ_ε >= 0 with ρ^(Δ_ε) < ε: floor(ln ε / ln ρ) + 1 ("Gradient decay").
 
-    The logarithm gives the answer up to rounding; it is then corrected by comparing rho**k
-    itself, so the result agrees with a loop over k at the boundaries (rho = 0.5, threshold = 0.5
-    gives 2, since 0.5^1 is not below 0.5).
+    Here ρ = `rho` and ε = `threshold`. The logarithm gives the answer up to rounding; it is
+    then corrected by comparing ρ^Δ itself, so the result agrees with a loop over Δ at the
+    boundaries (ρ = 0.5, ε = 0.5 gives 2, since 0.5^1 is not below 0.5).
     """
     require_real("rho", rho, low=0, high=1, low_open=True, high_open=True)
     require_real("threshold", threshold, low=0, low_open=True)
@@ -275,10 +280,11 @@ def decay_steps(rho: float, threshold: float) -> int:
 
 
 def truncated_reach(position: int, truncation: int) -> int:
-    """Steps back that output t's gradient reaches under chunked truncation K: t mod K.
+    """Steps back that output t's gradient reaches under chunked truncation τ: t mod τ.
 
-    Derived in "Gradient decay" (``Truncated``): output t depends, through gradients, on
-    the inputs of its own chunk only, which starts at K * floor(t / K).
+    Derived in "Gradient decay" (``Truncated``), with t = `position` and τ = `truncation`:
+    output t depends, through gradients, on the inputs of its own chunk only, which starts
+    at τ floor(t / τ).
     """
     require_non_negative(position=position)
     require_positive(truncation=truncation)

@@ -1,20 +1,20 @@
 """Synthetic tasks with a controlled dependency span: generators, chance, and order-blind bounds.
 
 Derived in "Long-range tasks". Every task is a classification read at the last position of a
-sequence of n = span + 1 tokens, and its label is decided by the token at position 0, exactly
-`span` positions before the position that is read:
+sequence of n = Δ + 1 tokens, and its label is decided by the token at position 0, exactly
+Δ = `span` positions before the position that is read:
 
-- ``copy`` (recall the first token): positions 0 .. span - 1 hold values drawn independently
-  and uniformly from ``vocab`` values, position span holds a query mark, and the label is
-  the value at position 0. ``vocab`` classes.
+- ``copy`` (recall the first token): positions 0 .. Δ - 1 hold values drawn independently
+  and uniformly from ``vocab`` values, position Δ holds a query mark, and the label is
+  the value at position 0. C = ``vocab`` classes.
 - ``brackets`` (close the outermost bracket): position 0 opens a bracket of one of ``types``
-  types, positions 1 .. span - 1 hold a random balanced string of brackets and blanks drawn
-  without looking at it, and position span holds a query mark where the bracket that closes
-  position 0 belongs. The label is its type. ``types`` classes.
+  types, positions 1 .. Δ - 1 hold a random balanced string of brackets and blanks drawn
+  without looking at it, and position Δ holds a query mark where the bracket that closes
+  position 0 belongs. The label is its type. C = ``types`` classes.
 
 In both, every token after position 0 is independent of the label, so a model whose output
 at the last position cannot depend on position 0 (a path length of ``math.inf`` at distance
-span) is at chance, 1 / classes, by construction, however long it trains.
+Δ) is at chance, 1 / C, by construction, however long it trains.
 
 Data come from a seeded ``torch.Generator`` (no downloads): the same seed gives the same
 batches on every run, and ``generator=None`` means ``torch.Generator().manual_seed(0)``.
@@ -69,10 +69,10 @@ def _generator(generator) -> torch.Generator:
 
 
 def copy_first(span: int, batch: int, vocab: int = 8, generator=None):
-    """Recall the first token: (inputs (batch, span + 1), targets (batch,)), targets = inputs[:, 0].
+    """Recall the first token: (inputs (batch, Δ + 1), targets (batch,)), targets = inputs[:, 0].
 
-    Values 0 .. vocab - 1 drawn i.i.d. uniform at positions 0 .. span - 1; the query mark
-    (token ``vocab``) at position span. The label sits `span` positions before the query.
+    With Δ = `span`: values 0 .. vocab - 1 drawn i.i.d. uniform at positions 0 .. Δ - 1; the
+    query mark (token ``vocab``) at position Δ. The label sits Δ positions before the query.
     """
     require_positive(span=span, batch=batch)
     vocab = task_params("copy", vocab=vocab)["vocab"]
@@ -83,19 +83,23 @@ def copy_first(span: int, batch: int, vocab: int = 8, generator=None):
 
 
 def bracket_tokens(types: int = 4) -> dict:
-    """Token ids of ``brackets``: opens 0 .. K-1, closes K .. 2K-1, blank 2K, query 2K + 1."""
+    """Token ids of ``brackets``: opens 0 .. C-1, closes C .. 2C-1, blank 2C, query 2C + 1.
+
+    C = `types`, the number of bracket types and of classes.
+    """
     types = task_params("brackets", types=types)["types"]
     return {"open": 0, "close": types, "blank": 2 * types, "query": 2 * types + 1}
 
 
 def brackets(span: int, batch: int, types: int = 4, generator=None):
-    """Close the outermost bracket: (inputs (batch, span + 1), targets (batch,)).
+    """Close the outermost bracket: (inputs (batch, Δ + 1), targets (batch,)).
 
-    Position 0 opens a bracket of type t, uniform over `types`. Positions 1 .. span - 1 are a
-    balanced string built by a random walk on the depth that never looks at t: at each
-    position close (probability 0.4 when open brackets remain), open a bracket of a uniform
-    type (0.4) or leave a blank (the rest), except that the walk closes whatever it must to
-    end at depth 0. Position span is the query mark. The label is t, `span` positions back.
+    With Δ = `span`: position 0 opens a bracket of a type drawn uniformly from `types`.
+    Positions 1 .. Δ - 1 are a balanced string built by a random walk on the depth that
+    never looks at that type: at each position close (probability 0.4 when open brackets
+    remain), open a bracket of a uniform type (0.4) or leave a blank (the rest), except that
+    the walk closes whatever it must to end at depth 0. Position Δ is the query mark. The
+    label is the first bracket's type, Δ positions back.
     """
     require_positive(span=span, batch=batch)
     ids = bracket_tokens(types)
@@ -142,14 +146,14 @@ def render(row, task: str, **params) -> str:
 
 
 def sample(task: str, span: int, batch: int, generator=None, **params):
-    """One batch (inputs, targets) of `task` ("copy" or "brackets") at dependency span `span`."""
+    """One batch (inputs, targets) of `task` ("copy" or "brackets") at span Δ = `span`."""
     params = task_params(task, **params)
     make = copy_first if task == "copy" else brackets
     return make(span, batch, generator=generator, **params)
 
 
 def classes(task: str, **params) -> int:
-    """How many labels the task has: ``vocab`` (copy) or ``types`` (brackets)."""
+    """How many labels the task has, C: ``vocab`` (copy) or ``types`` (brackets)."""
     params = task_params(task, **params)
     return params["vocab"] if task == "copy" else params["types"]
 
@@ -161,7 +165,7 @@ def tokens(task: str, **params) -> int:
 
 
 def chance(task: str, **params) -> float:
-    """Chance accuracy 1 / classes: the labels are uniform, so no guess made blind beats it."""
+    """Chance accuracy a_chance = 1 / C: the labels are uniform, so no blind guess beats it."""
     return 1 / classes(task, **params)
 
 
@@ -189,13 +193,14 @@ def matching_opener(inputs: torch.Tensor, types: int = 4) -> tuple[torch.Tensor,
 
 
 def bag_accuracy(span: int, vocab: int = 8) -> float:
-    """The best accuracy on ``copy`` from the bag of tokens, blind to order: E[max_v c_v] / span.
+    """The best accuracy on ``copy`` from the bag of tokens, order-blind: a_bag = E[max_v c_v] / Δ.
 
-    Derived in "Long-range tasks". A model that sees only how often each value occurs (c_v
-    among the span values) knows that the first token is v with probability c_v / span, so
-    its best guess is the most frequent value. The counts are multinomial(span, 1 / vocab);
-    P(max c <= m) is computed exactly as vocab independent Poisson(span / vocab) counts,
-    each cut at m, conditioned on their sum being span.
+    Derived in "Long-range tasks", with Δ = `span` and C = `vocab`. A model that sees only
+    how often each value occurs (c_v among the Δ values) knows that the first token is v
+    with probability c_v / Δ, so its best guess is the most frequent value. The counts are
+    multinomial(Δ, 1 / C); the distribution of max_v c_v is computed exactly from C
+    independent Poisson(Δ / C) counts, each cut at the bound, conditioned on their sum
+    being Δ.
     """
     require_positive(span=span)
     vocab = task_params("copy", vocab=vocab)["vocab"]
@@ -219,8 +224,8 @@ def bag_accuracy(span: int, vocab: int = 8) -> float:
 def plurality_accuracy(inputs: torch.Tensor, targets: torch.Tensor, vocab: int = 8) -> float:
     """Measured accuracy of the bag guess on a ``copy`` batch: the most frequent value.
 
-    Ties are shared: when k values tie and the label is one of them, the guess scores 1 / k,
-    its expected score over a random choice among the tied values.
+    Ties are shared: when several values tie and the label is one of them, the guess scores
+    one over their number, its expected score over a random choice among the tied values.
     """
     vocab = task_params("copy", vocab=vocab)["vocab"]
     counts = nn.functional.one_hot(inputs[:, :-1], vocab + 1)[..., :vocab].sum(1)  # (B, vocab)

@@ -2,11 +2,12 @@
 
 Derived in "The whole training budget". One training step (``training_step``) holds:
 
-- params: the weights as stored, P bytes(w) (w = the precision's weights dtype);
-- grads: one gradient per weight, in the weights' dtype: P bytes(w);
-- optimizer: b buffers the size of the weights (``registry.OPTIMIZERS``: SGD 0, momentum 1,
-  Adam/AdamW 2), kept by ``torch.optim`` in the weights' dtype, plus Adam's float32 step
-  count, 4 bytes per parameter tensor;
+- params: the N weights as stored, N b (b = the bytes per element of the precision's
+  weights dtype);
+- grads: one gradient per weight, in the weights' dtype: N b;
+- optimizer: M_opt, buffers the size of the weights (``registry.OPTIMIZERS``: SGD 0,
+  momentum 1, Adam/AdamW 2), N b each, kept by ``torch.optim`` in the weights' dtype, plus
+  Adam's float32 step count, 4 bytes per parameter tensor;
 - master: a second, fp32 copy of the weights. None of the precisions here keeps one: under
   ``torch.autocast`` the fp32 weights are the master copy, and autocast makes half copies of
   them instead (counted in activations where backward keeps them);
@@ -16,13 +17,14 @@ Derived in "The whole training budget". One training step (``training_step``) ho
   Transformer block;
 - transient: the largest temporaries beyond them, at the phase that sets the peak.
 
-The peak is modelled phase by phase over L layers of a = activations / L saved bytes and
-g = grads / L gradient bytes each: the end of the forward (L a + t_f), the start of the
-backward (L a + g + t_b), its end (a + L g + t_e) and the optimizer step (L g + t_o).
-With checkpointing the layer being differentiated is recomputed: its a returns.
+The peak is modelled phase by phase over D layers of M_a = activations / D saved bytes and
+M_g = grads / D gradient bytes each: the end of the forward (D M_a + M_1), the start of the
+backward (D M_a + M_g + M_2), its end (M_a + D M_g + M_3) and the optimizer step
+(D M_g + M_4), with M_1 to M_4 the largest temporaries of each moment. With checkpointing
+the layer being differentiated is recomputed: its M_a returns.
 
-A Hybrid is modelled through its own params and activations, with L = its body's layers
-and the body's transients at m = ceil(n / s) tokens beside its own full-length output
+A Hybrid is modelled through its own params and activations, with D = its body's layers
+and the body's transients at ceil(n / s) tokens beside its own full-length output
 (``_transients``); checkpointing it is refused (``training_step`` wraps a stack's
 ``layers``, which a Hybrid keeps inside its body). NB: the peak of a Hybrid is this model's
 composition, not fitted to a measured step as the four architectures' are.
@@ -68,7 +70,7 @@ class TrainingMemory:
 def parameter_tensors(spec) -> int:
     """Parameter tensors of ``models.build(spec)``: one Adam step count each.
 
-    RNN 3 per layer (W_x, b, W_h), LSTM 3, CNN 2 (weight, bias), Transformer 12 (qkv, out,
+    RNN 3 per layer (W_x, b_x, W_h), LSTM 3, CNN 2 (weight, bias), Transformer 12 (qkv, out,
     two FFN linears: weight and bias each; two LayerNorms: weight and bias each).
     Hybrid: 2 (its convolution's weight and bias) + parameter_tensors(then).
     """
@@ -80,9 +82,10 @@ def parameter_tensors(spec) -> int:
 
 
 def optimizer_bytes(spec, optimizer: str = "adam", precision: str = "fp32") -> int:
-    """Bytes of the optimizer's state: b P bytes(w) + (4 per parameter tensor with a step count).
+    """Bytes of the optimizer's state: M_opt = c N b + (4 per parameter tensor with a step count).
 
-    Derived in "The whole training budget"; b and the step count from ``registry.OPTIMIZERS``.
+    Derived in "The whole training budget": N weights of b bytes each, and c buffers per
+    weight and the step count from ``registry.OPTIMIZERS``.
     """
     require_choice("optimizer", optimizer, OPTIMIZERS)
     require_choice("precision", precision, PRECISIONS)
@@ -95,11 +98,11 @@ def weight_casts(spec) -> int:
     """Elements of the half copies autocast makes of weights that backward keeps.
 
     Derived in "The whole training budget", measured with ``measure.memory.saved_bytes``: a
-    matrix product keeps its (cast) weight only when its input needs a gradient. RNN
-    (2L - 1) d^2 (W_x of layer 1 not kept), LSTM (2L - 1) 4d^2, CNN L k d^2, Transformer
-    L (d (d + 2e) + d^2 + 2 d f). Biases are cast too but not kept. Hybrid: s d^2 (a
-    convolution keeps its weight even when its input needs no gradient) + weight_casts(then)
-    + a recurrent body's first W_x, d^2 (RNN) or 4d^2 (LSTM): the tokens need a gradient.
+    matrix product keeps its (cast) weight only when its input needs a gradient. Over D layers:
+    RNN (2D - 1) d^2 (W_x of layer 1 not kept), LSTM (2D - 1) 4d^2, CNN D k d^2, Transformer D
+    (d (d + 2 h_kv d_k) + d^2 + 2 d f). Biases are cast too but not kept. Hybrid: s d^2 (a
+    convolution keeps its weight even when its input needs no gradient) + weight_casts(then) + a
+    recurrent body's first W_x, d^2 (RNN) or 4d^2 (LSTM): the tokens need a gradient.
     """
     d, L = spec.d_model, spec.layers
     if isinstance(spec, Hybrid):
@@ -122,17 +125,19 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
                            attention: str = "explicit", lists: str = "cpu") -> int:
     """Bytes saved for backward under ``torch.autocast(dtype)`` with fp32 weights.
 
-    Derived in "The whole training budget": activation_bytes(spec, n, B, dtype) + h (kept
-    weight casts, ``weight_casts``) + what stays float32: a Transformer's residual stream
-    into its two LayerNorms and their statistics, L (2 B n d + 4 B n)(4 - h); an LSTM's
-    cell state and tanh(c), L (2 B n d (4 - h) + B d h) with c_0 in float32. lists="cpu"
+    Derived in "The whole training budget", with b = bytes(dtype) per element of the half
+    type and D layers: activation_bytes(spec, n, B, dtype) + b (kept weight casts,
+    ``weight_casts``) + what stays float32: a Transformer's residual stream into its two
+    LayerNorms and their statistics, D (2 B n d + 4 B n)(4 - b); an LSTM's cell state c(t)
+    and tanh(c(t)), D (2 B n d (4 - b) + B d b) with c(0) in float32. lists="cpu"
     (measured, PyTorch 2.13) runs softmax, GELU and layer_norm in their input's dtype.
     lists="cuda" follows CUDA's op list, where softmax runs in float32: explicit attention
-    then also saves its weights in float32, + 4 L S for S score entries a layer (the
-    half copy the next product takes stays as counted). NB: "cuda" is a prediction from
-    PyTorch's documented list, not measured here. Hybrid: its body runs on the half
-    tokens its convolution makes, so only LayerNorm statistics stay float32 (a
-    Transformer body's L 4 B m (4 - h), m = ceil(n / s)), with the "cuda" softmax term at m.
+    then also saves its weights in float32, + 4 bytes per score entry of each of the D
+    layers (the half copy the next product takes stays as counted). NB: "cuda" is a
+    prediction from PyTorch's documented list, not measured here. Hybrid: its body runs on
+    the half tokens its convolution makes, so only LayerNorm statistics stay float32 (a
+    Transformer body's D 4 B (n_pad / s)(4 - b), n_pad / s = ceil(n / s) tokens), with the
+    "cuda" softmax term at that length.
     """
     require_choice("lists", lists, AUTOCAST_LISTS)
     h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
@@ -154,14 +159,14 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
 
 
 def _score_entries(spec: Transformer, n: int, B: int) -> int:
-    """Score entries S of one explicit attention layer: B h n^2, or B h ceil(n/w) w K."""
+    """Score entries of one explicit attention layer: B h n^2, or B h ceil(n/w) w (2w or 3w)."""
     local = spec.window is not None and spec.window < n
     blocks, keys = window_blocks(n, spec.window, spec.causal) if local else (1, n)
     return B * spec.heads * blocks * (spec.window if local else n) * keys
 
 
 def checkpointed_layers(spec, checkpointing) -> int:
-    """How many layers are checkpointed, m: True all L, False none, an int m the first m.
+    """How many layers are checkpointed: True all D, False none, an int the first that many.
 
     A Hybrid takes False (or 0) only: ``training_step`` checkpoints a stack's ``layers``,
     and a Hybrid's are inside its body.
@@ -183,7 +188,7 @@ def checkpointed_layers(spec, checkpointing) -> int:
 
 
 def _first_layers(spec, m: int):
-    """The spec of the first m layers of spec (a CNN keeps its first m dilations)."""
+    """The spec of the first `m` layers of spec (a CNN keeps its first `m` dilations)."""
     changes = {"layers": m}
     if isinstance(spec, CNN) and spec.dilations is not None:
         changes["dilations"] = tuple(spec.dilations)[:m]
@@ -192,7 +197,7 @@ def _first_layers(spec, m: int):
 
 def require_step(spec, n: int, batch: int, precision: str, optimizer: str, checkpointing,
                  attention: str) -> int:
-    """Validate a training step's settings (ValueError naming the bad one); return m, the
+    """Validate a training step's settings (ValueError naming the bad one); return the
     number of checkpointed layers (``checkpointed_layers``)."""
     require_spec(spec)
     require_positive(n=n, batch=batch)
@@ -205,12 +210,13 @@ def require_step(spec, n: int, batch: int, precision: str, optimizer: str, check
 
 def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str = "fp32",
                                   layers: int | None = None) -> int:
-    """Bytes checkpointed layers keep for backward: each one's input, m B n d bytes(a).
+    """Bytes checkpointed layers keep for backward: each one's input, B n d b per layer.
 
-    Derived in "The whole training budget"; m = layers, default all L. a is the dtype of
-    the layers' inputs: the weights' dtype, except under autocast where an RNN or CNN layer
-    after the first takes the half-precision output of the one before (a Transformer's
-    residual stream and an LSTM's h = o tanh(c), with c in float32, stay float32).
+    Derived in "The whole training budget"; `layers` checkpointed, default all D. b is the
+    bytes per element of the layers' inputs: the weights' dtype, except under autocast where
+    an RNN or CNN layer after the first takes the half-precision output of the one before (a
+    Transformer's residual stream and an LSTM's h(t) = o(t) ⊙ tanh(c(t)), with c(t) in
+    float32, stay float32).
     """
     require_choice("precision", precision, PRECISIONS)
     m = checkpointed_layers(spec, True if layers is None else layers)
@@ -226,9 +232,9 @@ def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str =
 def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> int:
     """FLOPs checkpointing adds: each checkpointed layer's forward runs again in backward.
 
-    Derived in "The whole training budget": ``costs.forward_flops`` of the first m = layers
-    layers (default all) less, for a Transformer, each block's last matrix product,
-    m 2 B n f d. NB: PyTorch's non-reentrant checkpoint stops recomputing once every tensor
+    Derived in "The whole training budget": ``costs.forward_flops`` of the first `layers`
+    layers (default all D) less, for a Transformer, each checkpointed block's last matrix
+    product, 2 B n f d. NB: PyTorch's non-reentrant checkpoint stops recomputing once every tensor
     backward needs is back (``torch.utils.checkpoint.set_checkpoint_early_stop``, on by
     default); the FFN's second product only makes the block's output, which backward does
     not need. Training goes from about 3 F to about 4 F.
@@ -248,18 +254,20 @@ def _activation_dtype(precision: str):
 
 
 def _transients(spec, n: int, B: int, s: int, attention: str) -> tuple[int, int, int, int]:
-    """(t_f, t_b, t_e, a_post): the largest temporaries of the forward, of the backward's
-    start and of its end, and the saved bytes a layer makes after its own peak.
+    """The largest temporaries M_1, M_2 and M_3 of the forward's end, of the backward's start
+    and of its end, and the saved bytes a layer makes after its own peak: four numbers.
 
     NB: the coefficients are read off the allocator's events on CPU (PyTorch 2.13,
-    "The whole training budget" shows them): in units of u = B n d s, the end of the
-    forward holds the output and the loss's gradient, 2u (a CNN's padded copy, 3u);
-    backward starts with the gradient of the output, u (a CNN's convolution backward, 4u;
-    a Transformer's FFN backward, B n f s); its end holds 2u. Explicit attention peaks at
-    its softmax instead: forward, the scaled scores and scores + mask, 2 S (+ the n^2
-    causal mask); backward, the gradients of the weights and of the scores, 2 S, with S =
-    B h n k s for k keys per query; its block's a_post = (3 B n d + 2 B n + 2 B n f) s
-    (out projection's input, second LayerNorm, FFN) is not yet, or no longer, there.
+    "The whole training budget" shows them), in activations of B n d b bytes (b = `s`, the
+    bytes per element): the end of the forward holds the output and the loss's gradient,
+    two activations (a CNN's padded copy, three); backward starts with the gradient of the
+    output, one (a CNN's convolution backward, four; a Transformer's FFN backward,
+    B n f b bytes); its end holds two. Explicit attention peaks at its softmax instead:
+    forward, the scaled scores and scores + mask, twice the scores' bytes (+ the n^2 causal
+    mask); backward, the gradients of the weights and of the scores, twice the scores'
+    bytes, which are B h n c b for c keys per query (n, or 3w with a window); its block's
+    later saved bytes, (3 B n d + 2 B n + 2 B n f) b (out projection's input, second
+    LayerNorm, FFN), are not yet, or no longer, there.
     """
     u = B * n * spec.d_model * s
     if isinstance(spec, Hybrid):  # NB: composed, not read off a measured step
@@ -305,11 +313,14 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     """The bytes of one training step by kind, and its modelled peak (module docstring).
 
     Derived in "The whole training budget". total = params + master + optimizer +
-    max(L a + t_f, L a + g + t_b, a + L g + t_e, L g + t_o), a and g per layer (a
-    Transformer's first block has freed its a by the backward's end; where backward keeps
-    a copy of the batch, the batch adds its own bytes until then); with
-    checkpointing (True: every layer; an int m: the first m) a checkpointed layer keeps only
-    its input, and the last one, when checkpointed, adds its own a back while recomputed.
+    max(D M_a + M_1, D M_a + M_g + M_2, M_a + D M_g + M_3, D M_g + M_4), with M_a and M_g
+    the saved and gradient bytes per layer and M_1 to M_4 the largest temporaries of the
+    forward's end, the backward's start, its end and the optimizer step (Adam's sqrt and
+    denominator of the largest parameter tensor). A Transformer's first block has freed its
+    M_a by the backward's end; where backward keeps a copy of the batch, the batch adds its
+    own bytes until then. With checkpointing (True: every layer; an int: the first that
+    many) a checkpointed layer keeps only its input, and the last one, when checkpointed,
+    adds its own M_a back while recomputed.
     lists: the autocast op lists (``mixed_activation_bytes``), for mixed precisions.
     """
     m = require_step(spec, n, batch, precision, optimizer, checkpointing, attention)
@@ -381,8 +392,8 @@ def _budget(budget) -> tuple[int, str]:
 
 
 def _largest(budget, lists, total_at, what: str) -> int:
-    """The largest m >= 1 with total_at(m, lists) <= the budget's bytes, for a total that
-    grows with m: doubling, then bisection. lists None: the budget's device's lists."""
+    """The largest count >= 1 with total_at(count, lists) <= the budget's bytes, for a total
+    that grows with the count: doubling, then bisection. lists None: the device's lists."""
     limit, default = _budget(budget)
     lists = default if lists is None else lists
     total_at(1, lists)  # validate the settings before searching

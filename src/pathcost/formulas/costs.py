@@ -5,16 +5,17 @@ Conventions (stated once, used by every function):
 - FLOPs count matrix products and convolutions only, 2 per multiply-accumulate, exactly as
   ``torch.utils.flop_counter.FlopCounterMode`` does; elementwise work (softmax, gates,
   norms, biases) is not counted. Every count is for one forward pass of ``models.build``.
-- Sizes are d = d_model, h = heads, d_k = d / h, f = d_ff, k = kernel, B = batch;
-  h_kv = kv_heads (h when None) heads of K and V, so K and V are e = h_kv d_k wide (e = d
-  for multi-head attention).
+- Sizes are d = d_model, h = heads, d_k = d / h, f = d_ff, k = kernel, B = batch,
+  D = layers; h_kv = kv_heads (h when None) heads of K and V, so K and V are h_kv d_k wide
+  (d for multi-head attention).
 - A dtype is a torch floating dtype; bytes are exact Python ints.
 - Windowed attention (radius w < n) is computed in blocks (``window_blocks``), which is
   what makes its cost O(n w); with w >= n it is full attention.
-- A Hybrid (stride s) is its strided convolution over n_pad = s m positions, m =
-  ceil(n / s) (``downsampled_length``), plus its body `then` at m tokens: every cost of
-  `then` applies at m unchanged (``downsampling.Upsampled`` hands the body a contiguous
-  (B, m, d) input); repeating the token outputs back to n costs no FLOPs and saves nothing.
+- A Hybrid (stride s) is its strided convolution over n_pad = s ceil(n / s) positions,
+  plus its body `then` at ceil(n / s) tokens (``downsampled_length``): every cost of
+  `then` applies at that length unchanged (``downsampling.Upsampled`` hands the body a
+  contiguous (B, ceil(n / s), d) input); repeating the token outputs back to n costs no
+  FLOPs and saves nothing.
 """
 
 import math
@@ -52,20 +53,20 @@ def _attention_shape(spec: Transformer, n: int) -> tuple[int, int, int]:
 
 
 def _kv_width(spec: Transformer) -> int:
-    """e = h_kv d_k: the width of K (and of V) in one layer."""
+    """h_kv d_k: the width of K (and of V) in one layer."""
     return spec.key_value_heads * spec.d_head
 
 
 def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     """Forward FLOPs by component, named like the submodules of ``models.build(spec)``.
 
-    Derived in "Counting compute". Per layer, with g = 1 (RNN) or 4 (LSTM) gates:
-    input = recurrent = 2 B n d (g d); conv = 2 B n d^2 k;
-    qkv = 2 B n d (d + 2e), out = 2 B n d^2, ffn = 2 * 2 B n d f,
+    Derived in "Counting compute". Per layer: input = recurrent = 2 B n d^2 (RNN) or
+    2 B n d (4d) (LSTM, four gate blocks); conv = 2 B n d^2 k;
+    qkv = 2 B n d (d + 2 h_kv d_k), out = 2 B n d^2, ffn = 2 * 2 B n d f,
     scores = values = 2 B n^2 d for full attention (d = h d_k: all heads together), or
-    2 B ceil(n/w) w (2w or 3w) d with a window w < n.
-    Hybrid: conv = 2 B m d^2 s (its strided convolution, m = ceil(n / s)) + then's
-    components at m (a CNN body's own conv adds to it: the same submodule name).
+    2 B ceil(n/w) w (2w or 3w) d with a window of radius w < n.
+    Hybrid: conv = 2 B ceil(n / s) d^2 s (its strided convolution) + then's components at
+    ceil(n / s) tokens (a CNN body's own conv adds to it: the same submodule name).
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
@@ -95,8 +96,8 @@ def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
 def forward_flops(spec, n: int, batch: int = 1) -> int:
     """Forward FLOPs of ``models.build(spec)`` on (batch, n, d_model): the components summed.
 
-    Derived in "Counting compute". RNN 4BLnd^2, LSTM 16BLnd^2, CNN 2BLnkd^2,
-    Transformer BL(8nd^2 + 4nd f + 4n^2 d) with full attention.
+    Derived in "Counting compute". Over D layers: RNN 4 B D n d^2, LSTM 16 B D n d^2,
+    CNN 2 B D n k d^2, Transformer B D (8 n d^2 + 4 n d f + 4 n^2 d) with full attention.
     """
     return sum(forward_flops_by_component(spec, n, batch).values())
 
@@ -105,8 +106,9 @@ def params(spec) -> int:
     """Trainable parameters of ``models.build(spec)``.
 
     Derived in "Counting compute". Per layer: RNN 2d^2 + d, LSTM 8d^2 + 4d, CNN k d^2 + d,
-    Transformer 2d^2 + 2 d e + 2 d f + 7d + 2e + f (projections, FFN, biases, two
-    LayerNorms), which is 4d^2 + 2 d f + 9d + f for multi-head attention (e = d).
+    Transformer 2d^2 + 2 d h_kv d_k + 2 d f + 7d + 2 h_kv d_k + f (projections, FFN,
+    biases, two LayerNorms), which is 4d^2 + 2 d f + 9d + f for multi-head attention
+    (h_kv d_k = d).
     Hybrid: s d^2 + d (its strided convolution) + params(then).
     """
     require_spec(spec)
@@ -141,7 +143,8 @@ def activation_bytes(
     """Bytes autograd saves for backward in one training forward of ``models.build(spec)``.
 
     Derived in "Memory". Elements per layer: RNN B d (2n + 1); LSTM B d (8n - 1);
-    CNN B d (2n + (k - 1) dilation); Transformer (6d + 2e) B n + 4Bn + 2Bnf (8Bnd + ...
+    CNN B d (2n + (k - 1) δ_l) for layer l of dilation δ_l;
+    Transformer (6d + 2 h_kv d_k) B n + 4Bn + 2Bnf (8Bnd + ...
     for multi-head attention) + the attention core: B h n^2 weights (explicit; Q, K, V count
     in the first term, as qkv's output or, grouped, as copies) or, for the fused CPU
     kernel ("sdpa"), a float32 log-sum-exp of B h n. NB: measured on CPU; LayerNorm keeps
@@ -182,10 +185,11 @@ def activation_bytes(
 
 
 def korthikanti_activation_bytes(spec, n: int, batch: int = 1) -> int:
-    """The published estimate of a Transformer's training activations: s b h (34 + 5 a s / h).
+    """The published estimate of a Transformer's training activations: n B d (34 + 5 h n / d).
 
-    Korthikanti et al. 2022, per layer, summed over layers: s = n, b = batch, h = d_model,
-    a = heads. It assumes 16-bit activations, 1-byte dropout masks, d_ff = 4h and a
+    Korthikanti et al. 2022, per layer, summed over the D layers. In the paper's own letters
+    it is s b h (34 + 5 a s / h), with s = n, b = B (batch), h = d (d_model) and a = h
+    (heads). It assumes 16-bit activations, 1-byte dropout masks, d_ff = 4d and a
     materialised softmax; "Memory" sets it beside ``activation_bytes`` and explains each gap.
     """
     require_spec(spec)
@@ -212,9 +216,9 @@ def kv_cache_rows(spec, n: int) -> int:
 def kv_cache_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
     """Bytes of a decoder's KV cache after n tokens: K and V in every layer.
 
-    Derived in "Memory". 2 * layers * B * m * e * bytes(dtype), with e = h_kv d_k (= d for
-    multi-head attention) and m = ``kv_cache_rows(spec, n)``: n, or min(n, w) with a
-    window w.
+    Derived in "Memory". 2 D B m h_kv d_k b bytes, with D = ``layers``, h_kv d_k = d for
+    multi-head attention, b = bytes(dtype) per element and m = ``kv_cache_rows(spec, n)``:
+    n, or min(n, w) with a window of radius w.
     """
     kept = kv_cache_rows(spec, n)
     require_positive(batch=batch)
@@ -226,8 +230,9 @@ def weights_max_seq_len(
 ) -> int:
     """Largest n whose attention weights, times `overhead`, fit in budget_bytes.
 
-    Derived in "Memory". n_max = floor(sqrt(budget / (overhead * B * h * bytes(dtype)))),
-    checked exactly: n_max fits and n_max + 1 does not.
+    Derived in "Memory". n_max = floor(sqrt(M / (o B h b))), with M = `budget_bytes`,
+    o = `overhead` and b = bytes(dtype) per element, checked exactly: n_max fits and
+    n_max + 1 does not.
     """
     require_positive(budget_bytes=budget_bytes, heads=heads, batch=batch)
     require_real("overhead", overhead, low=0, low_open=True)
@@ -292,5 +297,5 @@ def downsampled_forward_flops(spec, n: int, stride: int, batch: int = 1) -> int:
 
 
 def _front_end_flops(d: int, tokens: int, stride: int, batch: int) -> int:
-    """The strided convolution's 2 B m d^2 s: m tokens, each d outputs of d s inputs."""
+    """The strided convolution's 2 B (n_pad / s) d^2 s FLOPs, with `tokens` = n_pad / s."""
     return 2 * batch * tokens * d * d * stride

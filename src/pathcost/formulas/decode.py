@@ -13,14 +13,15 @@ Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes
   even at s = 1 no decoder of ``pathcost.decoding`` runs it to measure the formulas.
 - Full attention: query n reads keys 0 ... n, so the cache keeps all n rows of K and V
   per layer (and the step reads n + 1 keys, its own included).
-- A window w keeps the convention of ``costs.window_blocks`` and ``models.window_mask``:
-  query t reads key s iff ``|t - s| <= w`` and s <= t, that is s = t - w ... t. Query n reads
-  cached keys n - w ... n - 1 and its own, so the cache keeps the last m = min(n, w) rows
-  (a step reads m + 1 keys) and drops a row as soon as no later query can read it.
-- K and V have h_kv = kv_heads heads of d_k each (e = h_kv d_k wide; e = d without
-  kv_heads); a recurrence keeps (h) per layer (RNN) or (h, c) (LSTM), each (B, d); a causal
-  CNN layer of kernel k and dilation r keeps its last (k - 1) r inputs, (B, d, (k - 1) r),
-  zeros before position 0 (the left padding of the full forward pass).
+- A window of radius w keeps the convention of ``costs.window_blocks`` and
+  ``models.window_mask``: query t reads the key at t - Δ for Δ = 0 ... w, the keys
+  t - w ... t. Query n reads cached keys n - w ... n - 1 and its own, so the cache keeps the
+  last m = min(n, w) rows (a step reads m + 1 keys) and drops a row as soon as no later
+  query can read it.
+- K and V have h_kv = kv_heads heads of d_k each (h_kv d_k wide; d without kv_heads); a
+  recurrence keeps h(n - 1) per layer (RNN) or h(n - 1) and c(n - 1) (LSTM), each (B, d); a
+  causal CNN layer l of kernel width k and dilation δ_l keeps its last (k - 1) δ_l inputs,
+  (B, d, (k - 1) δ_l), zeros before position 0 (the left padding of the full forward pass).
 - FLOPs count matrix products and convolutions, 2 per multiply-accumulate, as
   ``costs.forward_flops`` does; bytes are exact ints for a floating torch dtype.
 - Sequential steps are counted in layer or cell applications, as ``paths.sequential_steps``.
@@ -58,9 +59,9 @@ def require_decoder(spec) -> None:
 def decode_state_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int:
     """Bytes a decoder keeps between tokens after n tokens, every layer summed.
 
-    Derived in "Inference and memory traffic". Transformer: the KV cache,
-    2 L B m h_kv d_k bytes(dtype) (``costs.kv_cache_bytes``); RNN: L B d bytes(dtype);
-    LSTM: 2 L B d bytes(dtype); causal CNN: B d (k - 1) sum(dilations) bytes(dtype).
+    Derived in "Inference and memory traffic". With D layers and b = bytes(dtype) per
+    element: Transformer: the KV cache, 2 D B m h_kv d_k b (``costs.kv_cache_bytes``);
+    RNN: D B d b; LSTM: 2 D B d b; causal CNN: B d (k - 1) Σ δ_l b.
     Only the cache grows with n; the others are the same after every token.
     """
     require_decoder(spec)
@@ -80,7 +81,7 @@ def decode_step_flops(spec, n: int, batch: int = 1) -> int:
 
     Derived in "Inference and memory traffic". RNN, LSTM, CNN: one position of the forward
     pass, ``forward_flops(spec, 1, batch)``. Transformer, per layer:
-    2 B d (d + 2e) + 2 B d^2 + 4 B d f (qkv, out, ffn at one position) + 2 * 2 B (m + 1) d
+    2 B d (d + 2 h_kv d_k) + 2 B d^2 + 4 B d f (qkv, out, ffn at one position) + 2 * 2 B (m + 1) d
     (scores and values over the m cached keys and its own, all heads: h d_k = d).
     """
     require_decoder(spec)
@@ -95,12 +96,12 @@ def decode_step_flops(spec, n: int, batch: int = 1) -> int:
 
 
 def generation_steps(spec, n: int) -> int:
-    """Sequential steps of generating n tokens, each output the next input: S = n * layers.
+    """Sequential steps of generating n tokens, each output the next input: S = n D.
 
     Derived in "Inference and memory traffic". Token t + 1 cannot start before token t has
-    left the last layer, so every architecture pays all its layers once per token: the
-    forward pass's S = layers (CNN, Transformer) or n + layers - 1 (RNN, LSTM) becomes
-    n * layers for all four.
+    left the last layer, so every architecture pays all its D = ``layers`` layers once per
+    token: the forward pass's S = D (CNN, Transformer) or n + D - 1 (RNN, LSTM) becomes
+    n D for all four.
     """
     require_decoder(spec)
     require_positive(n=n)

@@ -8,8 +8,9 @@ window scored as a band (``banded``) scores only each query's own keys. Conventi
 - Counts are of (query, key) pairs per batch element, head and layer. Each pair costs
   2 d_k FLOPs in Q K^T and 2 d_k in A V, so over h heads a pair costs 4 d FLOPs (d = h d_k),
   the same for grouped-query attention (the products are per query head).
-- A window is a radius w (query t sees keys within w positions, as in ``specs``); its size
-  W is the number of keys a query away from the edges sees: ``window_size``.
+- A window is a radius w (query t sees keys within w positions, as in ``specs``); its size,
+  w + 1 (causal) or 2w + 1 (both sides), is the number of keys a query away from the edges
+  sees: ``window_size``.
 - "sdpa" means PyTorch's CPU flash-attention kernel; a GPU kernel tiles differently: pass
   its tiles, or ``(1, 1)`` for the idealised kernel that skips every masked pair.
 """
@@ -33,10 +34,10 @@ CPU_FLASH_Q_TILES = ((768, 256), (192, 64), (1, 32))  # (from this n on, query t
 
 
 def cpu_flash_tiles(n: int) -> tuple[int, int]:
-    """(query tile, key tile) of PyTorch's CPU flash kernel at length n: (q_n, min(512, n)).
+    """(query tile, key tile) of PyTorch's CPU flash kernel at length n: (q, min(512, n)).
 
-    Derived in "Cutting the n^2": q_n = 256 for n >= 768, 64 for n >= 192, else 32, and at
-    most n (the kernel clips both tiles to the sequence).
+    Derived in "Cutting the n^2": q = 256 rows for n >= 768, 64 for n >= 192, else 32, and
+    at most n (the kernel clips both tiles to the sequence); the key tile holds k_v keys.
     """
     require_positive(n=n)
     rows = next(rows for start, rows in CPU_FLASH_Q_TILES if n >= start)
@@ -57,9 +58,10 @@ def tiled_causal_pairs(n: int, q_tile: int, kv_tile: int) -> int:
     """Pairs a causal kernel scores that skips whole key tiles above the diagonal.
 
     Derived in "Cutting the n^2": sum over query tiles [m, m + q_m) of
-    q_m * min(n, kv * ceil((m + q_m) / kv)), q_m = min(q, n - m): each query tile scores every
-    key tile that starts before its last query, the diagonal ones whole. Always between
-    n(n + 1) / 2 (tiles of 1, ``causal_pairs``) and n^2 (one key tile of n: nothing skipped).
+    q_m * min(n, k_v * ceil((m + q_m) / k_v)), q_m = min(q, n - m), with q = `q_tile` and
+    k_v = `kv_tile`: each query tile scores every key tile that starts before its last
+    query, the diagonal ones whole. Always between n(n + 1) / 2 (tiles of 1,
+    ``causal_pairs``) and n^2 (one key tile of n: nothing skipped).
     """
     require_positive(n=n, q_tile=q_tile, kv_tile=kv_tile)
     if q_tile % kv_tile == 0:  # every query tile ends on a key tile's edge (or at n): no sum
@@ -91,12 +93,13 @@ def executed_attention_flops(spec, n: int, batch: int = 1, attention: str = "exp
                              tiles=None) -> int:  # fmt: skip
     """FLOPs the two attention products (Q K^T and A V) execute in one forward pass.
 
-    Derived in "Cutting the n^2": 4 B L d P, P the pairs scored per batch element and head.
-    P = n^2 for explicit full attention (causal or not: the mask comes after the product),
-    the blocks of ``window_blocks`` for a window w < n (either kernel: "sdpa" runs the
-    blocks through PyTorch's math fallback), n^2 for "sdpa" without a mask, and for "sdpa"
-    with a causal mask ``tiled_causal_pairs(n, *tiles)``: the CPU flash kernel's tiles
-    (``cpu_flash_tiles``) unless ``tiles`` = (q, kv) names another kernel's.
+    Derived in "Cutting the n^2": 4 B D d n_pairs over D layers, n_pairs the pairs scored per
+    batch element and head. n_pairs = n^2 for explicit full attention (causal or not: the mask
+    comes after the product), the blocks of ``window_blocks`` for a window of radius w < n
+    (either kernel: "sdpa" runs the blocks through PyTorch's math fallback), n^2 for "sdpa"
+    without a mask, and for "sdpa" with a causal mask ``tiled_causal_pairs(n, *tiles)``: the CPU
+    flash kernel's tiles (``cpu_flash_tiles``) unless ``tiles`` = (q, k_v) names another
+    kernel's.
     """
     _require_transformer(spec)
     require_positive(n=n, batch=batch)
@@ -134,9 +137,10 @@ def executed_forward_flops(spec, n: int, batch: int = 1, attention: str = "expli
 def causal_crossover(spec, tiles=None) -> int:
     """Smallest n at which a tile-skipping causal kernel's attention products exceed the FFN.
 
-    Derived in "Counting compute": 4 B d P(n) > 4 B n d f with P = ``tiled_causal_pairs``
-    (CPU flash tiles unless ``tiles``). With tiles (1, 1), P = n(n + 1) / 2 and the answer is
-    exactly n = 2f; any tiles give f < n <= 2f (P lies between n(n + 1) / 2 and n^2).
+    Derived in "Counting compute": 4 B d n_pairs > 4 B n d f with n_pairs =
+    ``tiled_causal_pairs`` at length n (CPU flash tiles unless ``tiles``). With tiles (1, 1),
+    n_pairs = n(n + 1) / 2 and the answer is exactly n = 2f; any tiles give f < n <= 2f
+    (n_pairs lies between n(n + 1) / 2 and n^2).
     Compare ``costs.attention_ffn_crossover``, n = f + 1, for kernels that skip nothing.
     """
     _require_transformer(spec)
@@ -150,10 +154,11 @@ def causal_crossover(spec, tiles=None) -> int:
 
 
 def window_size(window: int, causal: bool) -> int:
-    """Keys per query of a window of radius w, away from the edges: W = w + 1 or 2w + 1.
+    """Keys per query of a window of radius w, away from the edges: w + 1 or 2w + 1.
 
     Derived in "Cutting the n^2". A causal query t sees keys t - w..t, a two-sided one
-    t - w..t + w. Longformer and Mistral name a window by this W; the book by w.
+    t - w..t + w. Longformer and Mistral name a window by this size; the book by its radius
+    w (`window`).
     """
     require_positive(window=window)
     require_bool(causal=causal)
@@ -177,8 +182,9 @@ def window_scores(spec, n: int) -> WindowScores:
 
     Derived in "Cutting the n^2". Scored, by ``build``'s blocked kernel: ceil(n/w) w (2w or
     3w) for a window w < n, n^2 otherwise. Needed, the pairs within the sequence with
-    ``|query - key| <= w`` (and key <= query if causal): n + c (m n - m (m + 1) / 2),
-    m = min(w, n - 1), c = 1 causal or 2 both sides (m = n - 1 without a window).
+    ``|query - key| <= w`` (and key <= query if causal): n + c Σ (n - Δ) over the distances
+    Δ = 1 .. min(w, n - 1), with c = 1 causal or 2 both sides (Δ up to n - 1 without a
+    window): n - Δ pairs at each distance Δ, on each side.
     """
     _require_transformer(spec)
     require_positive(n=n)
@@ -193,9 +199,10 @@ def window_scores(spec, n: int) -> WindowScores:
 def banded_scores(spec, n: int) -> int:
     """Pairs the banded kernel (``pathcost.banded``) scores per batch element, head and layer.
 
-    Derived in "Cutting the n^2": n W, W = ``window_size(w, causal)``: every query scores
-    its own W keys. The n W - needed extra pairs are padding past the sequence's ends,
-    w (w + 1) / 2 at each end a band overhangs for n > w (one end causal, two both sides).
+    Derived in "Cutting the n^2": n (w + 1) causal, n (2w + 1) both sides
+    (``window_size(w, causal)``): every query scores the keys of its own window. The pairs
+    beyond the needed ones are padding past the sequence's ends, w (w + 1) / 2 at each end
+    a band overhangs for n > w (one end causal, two both sides).
     """
     _require_transformer(spec)
     require_positive(n=n)

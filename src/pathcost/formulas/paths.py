@@ -2,31 +2,31 @@
 
 Conventions (stated once, used by every function, derived in "Routing graphs"):
 
-- Positions are counted in tokens; the distance from input i to output j is ``d = |i - j|``.
+- Positions are counted in tokens; the distance from input i to output j is ``Δ = |i - j|``.
   A causal model (RNN, LSTM, causal CNN, causal Transformer) only carries information
-  forwards, so d means "input i, output j = i + d"; a centred CNN or a non-causal
+  forwards, so Δ means "input i, output j = i + Δ"; a centred CNN or a non-causal
   Transformer reaches both ways alike. Positions are taken far from both ends of the
   sequence: near an end, a centred stack whose shortest route overshoots and comes back
   (shrinking dilations such as (4, 1)) loses that route to the zero padding, which
   ``shortest_path`` on n positions and the Jacobians of "Receptive fields" both show.
 - Path length L counts the hops that move information between positions: one per layer of
   a stack (CNN, Transformer), one per state transfer h_(t-1) -> h_t of a recurrence (RNN,
-  LSTM). The input projection of a recurrence moves nothing, so an RNN has L = d. A stack
-  needs at least one layer even at d = 0. L is the smallest such count on any path;
+  LSTM). The input projection of a recurrence moves nothing, so an RNN has L = Δ. A stack
+  needs at least one layer even at Δ = 0. L is the smallest such count on any path;
   ``math.inf`` when the spec cannot carry position i to position j at all.
 - Sequential steps S count the longest chain of operations that must run one after the
   other in a forward pass (the critical path), in the same units: layers of a stack, cell
-  applications of a recurrence.
-- A CNN's receptive field R is the span of input positions one output reads:
-  R = 1 + (k - 1) * sum of dilations, the same number whether the kernel is causal
-  (all of R on the left) or centred (half on each side). That is why "k = 3 needs 256
-  layers" and "needs 511 layers" to reach 511 positions back are both true: causal and
-  centred stacks.
+  applications of a recurrence. D is the number of layers (``layers`` in a spec).
+- The receptive field R is the span of input positions one output reads. For a CNN of
+  kernel width k and dilations δ_l it is R = 1 + (k - 1) Σ δ_l, the same number whether the
+  kernel is causal (all of R on the left) or centred (half on each side). That is why
+  "k = 3 needs 256 layers" and "needs 511 layers" to reach 511 positions back are both
+  true: causal and centred stacks.
 - A Hybrid (``specs.Hybrid``, stride s) moves input i into token floor(i / s) in one hop
   (its strided convolution), then its body `then` routes between tokens, and output j
   reads token floor(j / s) with no hop (a copy). So its L depends on where i and j fall in
-  their groups of s, not on d alone (``path_length_between``); ``path_length(spec, d)``
-  takes i at the start of its group, j = i + d. S, R and look-ahead count positions of the
+  their groups of s, not on Δ alone (``path_length_between``); ``path_length(spec, distance)``
+  takes i at the start of its group, j = i + Δ. S, R and look-ahead count positions of the
   input, not tokens.
 """
 
@@ -39,7 +39,7 @@ from .costs import downsampled_length
 
 
 def _conv_taps(kernel: int, dilation: int, causal: bool) -> range:
-    """Offsets o (output t reads input t - o) of one convolution layer."""
+    """Offsets Δ (output t reads input t - Δ) of one convolution layer."""
     if causal:
         return range(0, (kernel - 1) * dilation + 1, dilation)
     half = (kernel - 1) // 2 * dilation
@@ -63,7 +63,7 @@ def _cnn_prefix_depth(spec: CNN, distance: int) -> int | float:
 
 
 def _shift_union(mask: int, taps) -> int:
-    """Bitset of {a + o : a in mask, o in taps} (offsets may be negative)."""
+    """Bitset of every offset of `mask` plus every tap of `taps` (taps may be negative)."""
     out = 0
     for o in taps:
         out |= mask << o if o >= 0 else mask >> -o
@@ -71,13 +71,13 @@ def _shift_union(mask: int, taps) -> int:
 
 
 def path_length(spec, distance: int) -> int | float:
-    """Path length L(d): position-moving hops from input i to output j, ``d = |i - j|``.
+    """Path length L(Δ): position-moving hops from input i to output j, ``Δ = |i - j|``.
 
-    Derived in "Routing graphs". RNN, LSTM: L = d. Transformer: L = 1 with full attention,
-    ceil(d / w) with window radius w. CNN: the fewest bottom layers whose offsets reach d,
-    ceil(d / (k - 1)) for a causal stack without dilation. Hybrid: from i = 0 to j = d,
-    1 + L_then(floor(d / s)) (1 at floor(d / s) = 0; see ``path_length_between``).
-    ``math.inf`` if unreachable.
+    Derived in "Routing graphs". RNN, LSTM: L = Δ. Transformer: L = 1 with full attention,
+    ceil(Δ / w) with window radius w. CNN: the fewest bottom layers whose offsets reach Δ,
+    ceil(Δ / (k - 1)) for a causal stack without dilation. Hybrid: from i = 0 to j = Δ,
+    1 + L_then(floor(Δ / s)) (1 at floor(Δ / s) = 0; see ``path_length_between``).
+    ``math.inf`` if unreachable. `distance` is Δ.
     """
     require_spec(spec)
     require_non_negative(distance=distance)
@@ -96,11 +96,11 @@ def path_length(spec, distance: int) -> int | float:
 def path_length_between(spec, i: int, j: int) -> int | float:
     """Path length from input position i to output position j, positions exact.
 
-    Derived in "Routing graphs" (the module docstring's conventions). Every spec but a
-    Hybrid: ``path_length(spec, |j - i|)``, or ``math.inf`` for j < i when it is causal.
-    Hybrid of stride s, tokens a = floor(i / s), b = floor(j / s): one hop into token a,
-    then the body's path between tokens: L = 1 if a = b; else 1 + L_then(abs(b - a)), or
-    ``math.inf`` for b < a when `then` is causal. So i = 0, j = 7 at s = 4 costs
+    Derived in "Routing graphs" (the module docstring's conventions). Every spec but a Hybrid:
+    ``path_length(spec, |j - i|)``, or ``math.inf`` for j < i when it is causal. Hybrid of
+    stride s, tokens i_s = floor(i / s), j_s = floor(j / s): one hop into token i_s, then the
+    body's path between tokens: L = 1 if i_s = j_s; else 1 + L_then(abs(j_s - i_s)), or
+    ``math.inf`` for j_s < i_s when `then` is causal. So i = 0, j = 7 at s = 4 costs
     1 + L_then(1), and i = 3, j = 4 the same although they are neighbours.
     """
     require_spec(spec)
@@ -118,9 +118,9 @@ def path_length_between(spec, i: int, j: int) -> int | float:
 def sequential_steps(spec, n: int) -> int:
     """Sequential steps S(n): the longest chain of dependent operations in one forward pass.
 
-    Derived in "Routing graphs". RNN, LSTM: S = n + layers - 1 (cell (l, t) waits for
-    (l, t-1) and (l-1, t), a wavefront; PyTorch runs layer after layer, n * layers launches).
-    CNN, Transformer: S = layers, whatever n is. Hybrid: S = 1 + S_then(ceil(n / s)), its
+    Derived in "Routing graphs". With D = ``layers``: RNN, LSTM: S = n + D - 1 (cell (l, t)
+    waits for (l, t-1) and (l-1, t), a wavefront; PyTorch runs layer after layer, n D
+    launches). CNN, Transformer: S = D, whatever n is. Hybrid: S = 1 + S_then(ceil(n / s)), its
     strided convolution first, then its body on the tokens.
     """
     require_spec(spec)
@@ -135,8 +135,8 @@ def sequential_steps(spec, n: int) -> int:
 def receptive_field(spec) -> int | float:
     """Receptive field R: the span of input positions one output position reads.
 
-    Derived in "Receptive fields". CNN: R = 1 + (k - 1) * sum(dilations), causal or centred.
-    Windowed Transformer: R = 1 + w * layers (causal), 1 + 2 * w * layers (both sides).
+    Derived in "Receptive fields". CNN: R = 1 + (k - 1) Σ δ_l, causal or centred. Windowed
+    Transformer of D layers and window radius w: R = 1 + w D (causal), 1 + 2 w D (both sides).
     RNN, LSTM and full attention: unbounded, ``math.inf``. Hybrid: R = s R_then, whole
     groups of s positions (``math.inf`` when R_then is).
     """
@@ -154,11 +154,12 @@ def receptive_field(spec) -> int | float:
 def look_ahead(spec) -> int | float:
     """The most positions after j that output j reads: 0 for a causal spec.
 
-    Derived in "Cutting the n^2". Centred CNN: (k - 1) / 2 * sum(dilations); non-causal
-    Transformer: w * layers with a window w, ``math.inf`` with full attention. Hybrid of
-    stride s: s (A_then + 1) - 1, reached at the first position of a group (output j
-    reads s - 1 - (j mod s) positions ahead of it inside its own token, and s A_then
-    more through the body): s - 1 for a causal `then`, so causal at token granularity only.
+    Derived in "Cutting the n^2". Centred CNN: (k - 1) / 2 Σ δ_l; non-causal Transformer of
+    D layers: w D with a window of radius w, ``math.inf`` with full attention. Hybrid of
+    stride s: s (ahead_then + 1) - 1, with ahead_then the look-ahead of its body `then`,
+    reached at the first position of a group (output j reads s - 1 - (j mod s) positions
+    ahead of it inside its own token, and s ahead_then more through the body): s - 1 for a
+    causal `then`, so causal at token granularity only.
     """
     require_spec(spec)
     if isinstance(spec, Hybrid):
@@ -173,10 +174,11 @@ def look_ahead(spec) -> int | float:
 def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_base: int = 1) -> int:
     """Fewest convolution layers whose reach spans `distance` positions.
 
-    Derived in "Receptive fields". Layer l (from 0) has dilation b^l; its one-sided reach is
-    (k - 1) * b^l causal, (k - 1) / 2 * b^l centred. Without dilation (b = 1):
-    L = ceil(d / (k - 1)) causal, ceil(2d / (k - 1)) centred. For k = 3, d = 511: 256 and 511.
-    Counts the span; a schedule with holes may skip single offsets inside it (see path_length).
+    Derived in "Receptive fields". With base = `dilation_base`, layer l (1 to D) has dilation
+    δ_l = base^(l-1); its one-sided reach is (k - 1) δ_l causal, (k - 1) / 2 δ_l centred.
+    Without dilation (base = 1), to reach Δ = `distance`: D = ceil(Δ / (k - 1)) causal,
+    ceil(2Δ / (k - 1)) centred. For k = 3 and Δ = 511: 256 and 511 layers. Counts the span;
+    a schedule with holes may skip single offsets inside it (see path_length).
     """
     require_non_negative(distance=distance)
     require_positive(kernel=kernel, dilation_base=dilation_base)
@@ -200,10 +202,10 @@ def layers_to_cover(distance: int, kernel: int, causal: bool = True, dilation_ba
 def covering_cnn(
     distance: int, d_model: int, kernel: int = 2, dilation_base: int = 2, causal: bool = True
 ) -> CNN:
-    """The shallowest CNN whose reach spans `distance`: ``layers_to_cover`` layers, dilations b^l.
+    """The shallowest CNN to span `distance`: ``layers_to_cover`` layers, δ_l = base^(l-1).
 
     Used in "Receptive fields" and "Long-range tasks": a stack sized to one dependency span,
-    with dilations 1, b, b^2, ... (all 1 when b = 1).
+    with base = `dilation_base` and dilations 1, base, base^2, ... (all 1 when base = 1).
     """
     require_positive(d_model=d_model)
     layers = max(1, layers_to_cover(distance, kernel, causal, dilation_base))
@@ -222,7 +224,8 @@ def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], 
     read were the model cut after layer l (1 = the strided convolution, 2 ... = the
     body's layers), so each token stands s times; the convolution's edges join i to every
     j of its group (1 hop), and each edge of ``routing_graph(then, ceil(n / s))`` between
-    tokens u and t joins every position of u's group to every position of t's.
+    two tokens joins every position of the first token's group to every position of the
+    second's.
     """
     require_spec(spec)
     require_positive(n=n)

@@ -7,19 +7,20 @@ Conventions (stated once, used by every function here, and by ``measure.traffic`
   causal spec, whose K and V rows (views of each block's qkv output) are the cache;
   "decode": one ``decoding.Decoder.step`` after n cached tokens (``formulas.decode``).
 - Counts. "unfused": every aten operation eager PyTorch runs reads each tensor input and
-  writes each tensor output once, counted by its logical size (numel * bytes); views
-  (view, transpose, expand, slice, split, unbind, unfold, ..., and ``_unsafe_view``) move
-  nothing; ``new_zeros`` and the like write their output only; Python numbers move
-  nothing. "ideal": the lower bound with nothing in between: the weights read once, the
-  input read and the output written once, plus the state after n tokens written once
-  (prefill) or the cached state read once (decode).
+  writes each tensor output once, counted by its logical size (numel * b, with b the bytes
+  per element); views (view, transpose, expand, slice, split, unbind, unfold, ..., and
+  ``_unsafe_view``) move nothing; ``new_zeros`` and the like write their output only; Python
+  numbers move nothing. "ideal": the lower bound with nothing in between: the weights read
+  once, the input read and the output written once, plus the state after n tokens written
+  once (prefill) or the cached state read once (decode).
 - Transformers are counted with attention="explicit" (the sdpa kernel is not counted).
   LayerNorm writes its mean and rstd in the accumulation type (float32 for 16-bit
   dtypes); sinusoidal positions are computed in float32 and then cast to dtype.
-- A window w < n runs blocked local attention (``costs.window_blocks``); its mask is built
-  from int64 positions and bool tests, each counted by its own itemsize.
+- A window of radius w < n runs blocked local attention (``costs.window_blocks``); its mask
+  is built from int64 positions and bool tests, each counted by its own itemsize.
 - A Hybrid has a forward phase only (``formulas.decode`` refuses it a prefill and a
-  decode): its front-end and upsampling around its body's forward at m = ceil(n / s).
+  decode): its front-end and upsampling around its body's forward at n_pad / s = ceil(n / s)
+  tokens.
 """
 
 import torch
@@ -69,9 +70,10 @@ def _conv(spec: CNN, n: int, B: int, s: int, decode: bool) -> int:
 
 
 def _positions(P: int, B: int, rows: int, d: int, s: int) -> int:
-    """Bytes of building P sinusoidal positions (float32, cast to dtype) and adding them.
+    """Bytes of building the sinusoidal encoding of `P` positions (float32, cast to dtype)
+    and adding it.
 
-    rows is what is added: B n d plus n d (forward) or B d plus d (the one row decoded).
+    `rows` is what is added: B n d plus n d (forward) or B d plus d (the one row decoded).
     """
     half = d // 2
     f32 = 4 * P + 8 * half + (8 + 4) * half + 2 * 4 * half  # arange, arange, mul, exp
@@ -103,9 +105,10 @@ def _transformer_step(spec: Transformer, n: int, B: int, s: int) -> int:
 
 
 def _window_mask(n: int, w: int, causal: bool, s: int) -> int:
-    """Bytes of building ``models.window_mask``: int64 positions, bool tests, an s-byte fill.
+    """Bytes of building ``models.window_mask``: int64 positions, bool tests, a b-byte fill.
 
-    nb blocks of w queries each score K keys; the mask is M = nb w K entries.
+    ceil(n / w) blocks of w queries each score 2w (causal) or 3w keys; the mask has one
+    entry per (query, key) pair of the blocks. The fill takes b = `s` bytes per element.
     """
     nb, K = window_blocks(n, w, causal)
     M = nb * w * K
@@ -120,11 +123,12 @@ def _window_mask(n: int, w: int, causal: bool, s: int) -> int:
 def _local_attention(spec: Transformer, n: int, B: int, s: int) -> int:
     """Unfused bytes of one layer's blocked local attention (w < n), mask included.
 
-    Queries are padded to nb w rows, K and V to their blocks and unfolded (a view); S =
-    B h nb w K score entries. matmul copies the unfolded K and V (overlapping windows have
-    no batched view) unless B h = 1, and q too when w divides n (nothing padded, q keeps
-    its head-interleaved layout); grouped heads copy q, K and V themselves. With one
-    head the output slice is not contiguous for B > 1, so the out Linear copies it.
+    Queries are padded to ceil(n / w) w rows, K and V to their blocks and unfolded (a
+    view); each block scores 2w (causal) or 3w keys, so the scores have
+    B h ceil(n / w) w (2w or 3w) entries. matmul copies the unfolded K and V (overlapping
+    windows have no batched view) unless B h = 1, and Q too when w divides n (nothing
+    padded, Q keeps its head-interleaved layout); grouped heads copy Q, K and V themselves.
+    With one head the output slice is not contiguous for B > 1, so the out Linear copies it.
     """
     d, h, hkv, w = spec.d_model, spec.heads, spec.key_value_heads, spec.window
     e, g, P = hkv * spec.d_head, spec.group_size, B * n
@@ -186,10 +190,11 @@ def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
 
 def _hybrid_forward(spec: Hybrid, n: int, B: int, s: int) -> int:
     """Unfused bytes of a Hybrid's forward: pad, strided convolution, the tokens made
-    contiguous, the body at m tokens, the outputs repeated s times (then a slice, a view).
+    contiguous, the body at n_pad / s tokens, the outputs repeated s times (then a slice).
 
-    The contiguous copy happens unless the transposed tokens already are (m = 1 or d = 1);
-    the repeat is a copy of the expanded (B, m, s, d) outputs unless s = 1 or m = 1 (a view).
+    The contiguous copy happens unless the transposed tokens already are (one token or
+    d = 1); the repeat is a copy of the expanded (B, n_pad / s, s, d) outputs unless s = 1 or
+    there is one token (a view).
     """
     d, stride = spec.d_model, spec.stride
     m = downsampled_length(n, stride)
@@ -230,13 +235,15 @@ def bytes_moved(spec, n: int, batch: int = 1, dtype=torch.float32, phase: str = 
                 count: str = "unfused") -> int:
     """Bytes moved to and from memory by one phase of ``models.build(spec)``, every layer.
 
-    Derived in "Inference and memory traffic". unfused: sum over the aten ops eager PyTorch
-    runs of bytes(inputs) + bytes(outputs), views 0; ideal: bytes(weights) + B n d s (in)
-    + B n d s (out) [+ state after n tokens, prefill] or bytes(weights) + bytes(state after
-    n) + 2 B d s (decode). n: positions (forward, prefill) or cached tokens (decode).
-    A Hybrid, forward only: unfused, 2 B n d + 3 B d n_pad + s d^2 + d + B d m, + 2 B m d
-    (contiguous tokens, m > 1 and d > 1) + 2 B d n_pad (the repeat, s > 1 and m > 1), times s
-    bytes, + the body's unfused bytes at m = ceil(n / s), n_pad = s m; ideal as above.
+    Derived in "Inference and memory traffic". With b = bytes(dtype) per element: unfused:
+    sum over the aten ops eager PyTorch runs of bytes(inputs) + bytes(outputs), views 0;
+    ideal: bytes(weights) + B n d b (in) + B n d b (out) [+ state after n tokens, prefill]
+    or bytes(weights) + bytes(state after n) + 2 B d b (decode). n: positions (forward,
+    prefill) or cached tokens (decode). A Hybrid of stride s, forward only, with
+    n_pad = s ceil(n / s) and n_pad / s tokens: unfused, B n d + 2 B d n_pad + s d^2 + d +
+    B d n_pad / s, + 2 B d n_pad / s (contiguous tokens, more than one token and d > 1)
+    + 2 B d n_pad (the repeat, s > 1 and more than one token), times b bytes, + the body's
+    unfused bytes at n_pad / s tokens; ideal as above.
     """
     s = _check(spec, n, batch, dtype, phase, count)
     if count == "unfused":
@@ -250,7 +257,7 @@ def bytes_moved(spec, n: int, batch: int = 1, dtype=torch.float32, phase: str = 
 
 def arithmetic_intensity(spec, n: int, batch: int = 1, dtype=torch.float32,
                          phase: str = "forward", count: str = "unfused") -> float:
-    """FLOPs per byte moved, I = FLOPs / ``bytes_moved``, of one phase.
+    """FLOPs per byte moved, I = F / M_moved (M_moved = ``bytes_moved``), of one phase.
 
     Derived in "Inference and memory traffic". FLOPs are ``costs.forward_flops(spec, n,
     batch)`` (forward, prefill) or ``decode.decode_step_flops(spec, n, batch)`` (decode).

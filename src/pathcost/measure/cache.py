@@ -37,7 +37,7 @@ def _capture(module, x, layers) -> list:
 
 
 def _keys_values(tensor, widths) -> tuple:
-    """The k and v parts of a tensor laid out [q | k | v] with `widths`: two (..., e) views."""
+    """The K and V parts of a tensor laid out [Q | K | V] by `widths`: (..., h_kv d_k) views."""
     _, keys, values = tensor.split(widths, dim=-1)
     return keys, values
 

@@ -6,24 +6,25 @@ autograd of the modules ``models.build(spec)`` makes, never from a formula.
 - Every module is built under a fixed seed inside ``torch.random.fork_rng`` (the caller's
   random state is left as it was), on the CPU, cast to float64, and used as built. The input
   is ``randn(1, n, d_model)`` from its own seeded generator.
-- Output j "depends" on input i when the Jacobian block d y_j / d x_i has a nonzero entry.
-  It is read with one backward pass of ``y_j . r`` for a random vector r, and the test is
-  an exact ``!= 0``: a masked attention weight is exactly 0 after the softmax of -inf and a
-  convolution never touches what its taps miss, so a zero here is a structural zero.
+- Output j "depends" on input i when the Jacobian block ∂y_j / ∂x_i has a nonzero entry. It
+  is read with one backward pass of the dot product of y_j with a random vector, and the
+  test is an exact ``!= 0``: a masked attention weight is exactly 0 after the softmax of
+  -inf and a convolution never touches what its taps miss, so a zero here is a structural
+  zero.
 - Stack (CNN, Transformer): the path length from i to j is the fewest bottom layers l >= 1
   after which output j of the truncated stack depends on input i.
 - Recurrence (RNN, LSTM): the path length counts state transfers. The first layer's steps
-  are run by hand with the state detached on every transfer into a position > i + s, so a
-  gradient from x_i may cross at most s transfers; the path length is the smallest such
-  horizon s at which h_j still depends on x_i, found by binary search over s. Upper layers
-  add no transfer to the shortest path (their input edge moves nothing), so only the first
-  layer of the module is run.
+  are run by hand with the state detached on every transfer into a position after i plus a
+  horizon, so a gradient from x_i may cross at most that many transfers; the path length is
+  the smallest horizon at which h_j still depends on x_i, found by binary search. Upper
+  layers add no transfer to the shortest path (their input edge moves nothing), so only the
+  first layer of the module is run.
 - Hybrid (a strided convolution, then a body): cut like a stack whose bottom layer is the
   convolution. Depth 1 is the convolution alone, its tokens repeated back to n positions
   as the full module repeats its body's outputs; depth 1 + l adds the body's first l
   layers. A recurrent body counts the convolution as 1 and its state transfers between
   tokens as above, with the state detached on every transfer into a token after the input
-  token + s horizon.
+  token plus the horizon.
 - The receptive field is the span of the inputs that one output of the full module reads.
 
 The sequence is finite and padded with constants (zeros for a convolution), so a route
@@ -50,7 +51,7 @@ from ..specs import CNN, LSTM, RNN, Hybrid, body
 def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
     """Measured path length L from input i to output j of n positions, as in "Routing graphs".
 
-    Stack: the fewest bottom layers l >= 1 with d y_j / d x_i != 0. RNN, LSTM: the fewest state
+    Stack: the fewest bottom layers l >= 1 with ∂y_j / ∂x_i != 0. RNN, LSTM: the fewest state
     transfers a gradient from h_j must cross to reach x_i. Hybrid: its convolution, then
     either (module docstring). ``math.inf`` if none reaches.
     The twin of ``paths.path_length_between(spec, i, j)``.
@@ -68,7 +69,7 @@ def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> in
 def receptive_field(
     spec, n: int | None = None, attention: str = "explicit", max_n: int = 4096
 ) -> int | float:
-    """Measured receptive field R = max - min + 1 over i with dy_j/dx_i != 0 ("Receptive fields").
+    """Measured receptive field R = max - min + 1 over i with ∂y_j / ∂x_i != 0 ("Receptive fields").
 
     j = n - 1 for a causal model, n // 2 otherwise. ``math.inf`` when those inputs touch
     the edge of the sequence (i = 0, or i = n - 1 on the far side), since the field is then
@@ -108,10 +109,10 @@ def _bounded_field(spec, attention: str, max_n: int) -> int | float:
 
 
 def gradient_norms(module, x: torch.Tensor) -> torch.Tensor:
-    """Measured g[k] = ||d y_(n-1) / d x_(n-1-k)||_F for x of shape (1, n, d) ("Gradient decay").
+    """Measured G(Δ) = ||∂y(n-1) / ∂x(n-1-Δ)||_F for x of shape (1, n, d) ("Gradient decay").
 
     One backward pass per output channel of the last position; returns a 1-D tensor of n
-    norms, g[0] for the last input itself, g[n - 1] for the first.
+    norms, indexed by Δ: G(0) for the last input itself, G(n - 1) for the first.
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] != 1 or x.shape[1] < 1:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -148,7 +149,7 @@ def _input(spec, n: int) -> torch.Tensor:
 
 
 def _reads(y_j: torch.Tensor, x: torch.Tensor) -> set[int]:
-    """Positions i of x (1, n, d) with d y_j / d x_i != 0, from one backward pass of y_j . r."""
+    """Positions i of x (1, n, d) with ∂y_j / ∂x_i != 0: one backward pass of y_j · random."""
     generator = torch.Generator().manual_seed(SEED + 1)
     r = torch.randn(y_j.shape, generator=generator, dtype=y_j.dtype)
     (grad,) = torch.autograd.grad((y_j * r).sum(), x, retain_graph=True)
@@ -186,7 +187,7 @@ def _stack_depths(spec, n: int, j: int, attention: str) -> tuple:
 
 
 def _recurrent_path_length(spec, n: int, i: int, j: int) -> int | float:
-    """Smallest horizon s with d h_j / d x_i != 0 when at most s state transfers are crossed.
+    """Smallest horizon, the most state transfers a gradient may cross, with ∂h_j / ∂x_i != 0.
 
     A Hybrid's recurrent body runs on its tokens: the horizon counts transfers between the
     tokens of i and j, and the convolution before them adds one hop.
@@ -210,8 +211,9 @@ def _recurrent_path_length(spec, n: int, i: int, j: int) -> int | float:
 
 
 def _crosses(front, layer, x: torch.Tensor, i: int, a: int, b: int, horizon: int) -> bool:
-    """Whether d h_b / d x_i != 0, h run over front(x), with the state detached on every
-    transfer into t > a + horizon (a = i, b = j without a front)."""
+    """Whether the state at token `b` depends on x_i, the recurrence run over front(x) with
+    the state detached on every transfer into t > `a` + `horizon` (`a` = i, `b` = j without
+    a front)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         inputs = front(x)  # x itself, or a Hybrid's tokens (its convolution: one hop)
@@ -225,7 +227,7 @@ def _crosses(front, layer, x: torch.Tensor, i: int, a: int, b: int, horizon: int
 
 
 def dependency_matrix(spec, n: int, attention: str = "explicit") -> torch.Tensor:
-    """Measured M[j, i] = ||d y_j / d x_i||_F of the full module on n positions.
+    """Measured entries [j, i] = ||∂y_j / ∂x_i||_F of the full module on n positions.
 
     Drawn in "Receptive fields". Built and seeded as every function here (float64, CPU,
     SEED). An exact 0 is a structural zero: output j cannot read input i. Returns an (n, n)
@@ -243,7 +245,7 @@ def dependency_matrix(spec, n: int, attention: str = "explicit") -> torch.Tensor
 
 
 def dependency_row(spec, n: int, j: int, attention: str = "explicit") -> torch.Tensor:
-    """Measured row j of ``dependency_matrix``: ||d y_j / d x_i||_F for every input i.
+    """Measured row j of ``dependency_matrix``: ||∂y_j / ∂x_i||_F for every input i.
 
     Drawn in "Receptive fields". One backward pass per output channel of position j, so it
     costs d_model passes where the full matrix costs n * d_model: the route for deep stacks

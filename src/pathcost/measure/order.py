@@ -1,10 +1,10 @@
 """Can a module see the order of its input? Permute the positions and compare the outputs.
 
-Measured in "The four architectures in pictures". A module f mapping (B, n, d) to (B, n, d)
-is permutation equivariant when reordering the input positions only reorders the output
-the same way, f(x[:, π]) = f(x)[:, π] for every permutation π. Such a module cannot tell
-which token came first: attention without position encodings and without a causal mask is
-one (every position reads every other through the same weights, and a softmax does not
+Measured in "The four architectures in pictures". A module mapping (B, n, d) to (B, n, d) is
+permutation equivariant when reordering the input positions only reorders the output the
+same way, module(x[:, π]) = module(x)[:, π] for every permutation π. Such a module cannot
+tell which token came first: attention without position encodings and without a causal mask
+is one (every position reads every other through the same weights, and a softmax does not
 care about the order of its terms). A recurrence, a convolution, a causal mask or added
 positions break the symmetry.
 """
@@ -15,11 +15,11 @@ from ..checks import is_int, require_module_input
 
 
 def permutation_gaps(module, x: torch.Tensor, permutation) -> torch.Tensor:
-    """Per output position p, the largest ``abs(f(x[:, π]) - f(x)[:, π])`` there: shape (n,).
+    """Per output position t, the largest ``abs(module(x[:, π]) - module(x)[:, π])``: shape (n,).
 
-    The maximum runs over batch and channels. A zero at p (up to rounding) means that
-    output p of the permuted run equals what the unpermuted run computed for the token
-    that now sits at p. permutation: the positions 0 .. n-1 in a new order (a list, tuple,
+    The maximum runs over batch and channels. A zero at t (up to rounding) means that
+    output t of the permuted run equals what the unpermuted run computed for the token
+    that now sits at t. permutation: the positions 0 .. n-1 in a new order (a list, tuple,
     range or integer tensor), so that ``x[:, π]`` is the reordered input. Run without
     gradients.
     """
@@ -43,11 +43,11 @@ def permutation_gaps(module, x: torch.Tensor, permutation) -> torch.Tensor:
 
 
 def permutation_gap(module, x: torch.Tensor, permutation) -> float:
-    """The largest ``abs(f(x[:, π]) - f(x)[:, π])`` over batch, positions and channels.
+    """The largest ``abs(module(x[:, π]) - module(x)[:, π])`` over batch, positions, channels.
 
-    Measured in "The four architectures in pictures". It is 0 exactly when reordering
-    this input only reorders the output (f is permutation equivariant on x): 0 up to
-    rounding for attention with neither positions nor a causal mask, clearly above that
-    for a recurrence, a convolution, a causal Transformer, or ``positional=True``.
+    Measured in "The four architectures in pictures". It is 0 exactly when reordering this input
+    only reorders the output (the module is permutation equivariant on x): 0 up to rounding for
+    attention with neither positions nor a causal mask, clearly above that for a recurrence, a
+    convolution, a causal Transformer, or ``positional=True``.
     """
     return permutation_gaps(module, x, permutation).max().item()

@@ -9,7 +9,7 @@ longest chain of the pass is the largest depth of any element. The rules follow 
 - a view, copy or move of data (view, permute, slice, cat, pad, ...): the same op on the depths;
 - a pointwise op: the elementwise maximum of its inputs' depths, broadcast;
 - a reduction (sum, softmax, layer norm, ...): the maximum over the reduced dimensions;
-- a matrix product: out[i, j] reads row i of a and column j of b, one more product;
+- a matrix product Y = X W: Y[i, j] reads row i of X and column j of W, one more product;
 - a 1-D convolution: every input channel at the kernel's taps, one more product.
 
 An op it has no rule for raises ValueError naming the op, never a silent guess.
@@ -92,7 +92,7 @@ def _layer_norm(func, args, kwargs, out):
 
 
 def _chain(a, b):
-    """out[..., i, j] = sum_k a[..., i, k] b[..., k, j] reads row i of a and column j of b: + 1."""
+    """Depths of the product `a` `b`: entry [..., i, j] reads row i of `a`, column j of `b`, + 1."""
     if b.dim() == 1:
         b = b.unsqueeze(-1)
     return torch.maximum(a.amax(-1, keepdim=True), b.amax(-2, keepdim=True)) + 1
@@ -117,8 +117,9 @@ def _product(func, args, kwargs, out):
 
 
 def _convolution(func, args, kwargs, out):
-    """1-D convolution: out[b, o, t] reads every channel of o's group at the kernel's taps
-    (with the stride, dilation and zero padding of ``F.conv1d``) and filter o: + 1."""
+    """1-D convolution: an output channel at position t reads every input channel of its
+    group at the kernel's taps (with the stride, dilation and zero padding of ``F.conv1d``)
+    and its own filter: + 1."""
     x, weight, bias, stride, padding, dilation, transposed, _, groups = args
     if transposed or x.dim() != 3:
         raise ValueError(f"longest_chain traces 1-D convolutions only, got {x.dim() - 2}-D")
@@ -136,9 +137,9 @@ def _convolution(func, args, kwargs, out):
 
 def _attention(func, args, kwargs, out):
     """A fused attention kernel, both products: score (i, j) reads query i and key j (+ 1);
-    output (i, e) reads row i of the scores and column e of the values (+ 1). A causal kernel
-    reads no key after its query; with grouped-query attention each K/V head serves
-    heads / kv_heads query heads."""
+    an output channel of row i reads row i of the scores and that channel of the values
+    (+ 1). A causal kernel reads no key after its query; with grouped-query attention each
+    K/V head serves h / h_kv query heads."""
     bound = _bound(func, args, kwargs)
     query, key, value, mask = bound["query"], bound["key"], bound["value"], bound["attn_mask"]
     groups = query.shape[-3] // key.shape[-3]  # grouped-query attention: heads per K/V head
