@@ -275,15 +275,12 @@ def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
     (0 .. n - 1, or -1 for the last, where a classifier reads), as "Capstone" does; None
     pools every position.
     """
-    require_module_input(model, batch)
-    if batch.dim() != 3:
-        raise ValueError(f"batch must be (B, n, d_model), got shape {tuple(batch.shape)}")
+    layers = _attention_layers(model, batch)
     n = batch.shape[1]
     if query is not None:
         if not is_int(query) or not -n <= query < n:
             raise ValueError(f"query must be a position -{n} .. {n - 1} or None, got {query!r}")
         query %= n
-    layers = [m for m in model.modules() if isinstance(m, SelfAttention) and hasattr(m, "scores")]
     if not layers:
         raise ValueError("model must have explicit attention: build(spec, attention='explicit')")
     mass, queries = torch.zeros(1, dtype=torch.float64), [0]
@@ -298,18 +295,7 @@ def attention_span(model, batch, query: int | None = None) -> AttentionSpan:
         mass[: len(counts)] += counts
         queries[0] += int(valid.expand(weights.shape[:-1] + (1,)).sum())
 
-    hooks = [
-        layer.scores.register_forward_hook(
-            lambda module, inputs, weights, layer=layer: record(layer, weights)
-        )
-        for layer in layers
-    ]
-    try:
-        with torch.no_grad():
-            model(batch)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    _forward_reading_scores(model, batch, layers, record)
     reached = int(torch.nonzero(mass).max())  # masked keys (padding too) carry exactly 0
     by_distance = mass[: reached + 1].tolist()
     distances = range(len(by_distance))
@@ -327,33 +313,48 @@ def attention_on(model, batch, keys) -> tuple:
     batch: as ``attention_span``, full attention only (windowed layers are refused);
     keys: one position 0 .. n - 1 per sequence.
     """
-    require_module_input(model, batch)
-    if batch.dim() != 3:
-        raise ValueError(f"batch must be (B, n, d_model), got shape {tuple(batch.shape)}")
+    layers = _attention_layers(model, batch)
     b, n = batch.shape[:2]
     keys = torch.as_tensor(keys)
     if keys.shape != (b,) or keys.is_floating_point() or ((keys < 0) | (keys >= n)).any():
         raise ValueError(f"keys must hold one position 0 .. {n - 1} per sequence ({b})")
-    layers = [m for m in model.modules() if isinstance(m, SelfAttention) and hasattr(m, "scores")]
     if not layers or any(m.window is not None and m.window < n for m in layers):
         raise ValueError("model must have explicit full attention: build(spec, "
                          "attention='explicit') with no window shorter than n")  # fmt: skip
     found = []
 
-    def record(weights):  # (B, kv heads, g n, n): the last query is every row r = n - 1 mod n
+    def record(layer, weights):  # (B, kv heads, g n, n): the last query is row r = n - 1 mod n
         last = weights.detach()[..., n - 1:: n, :].double().cpu()  # (B, kv, g, n)
         picked = last.gather(-1, keys.view(b, 1, 1, 1).expand(*last.shape[:-1], 1))
         found.append(picked.mean().item())
 
-    hooks = [layer.scores.register_forward_hook(lambda module, inputs, weights: record(weights))
-             for layer in layers]  # fmt: skip
+    _forward_reading_scores(model, batch, layers, record)
+    return tuple(found)
+
+
+def _attention_layers(model, batch) -> list:
+    """The explicit attention layers of model (those with ``Scores``), batch checked."""
+    require_module_input(model, batch)
+    if batch.dim() != 3:
+        raise ValueError(f"batch must be (B, n, d_model), got shape {tuple(batch.shape)}")
+    return [m for m in model.modules() if isinstance(m, SelfAttention) and hasattr(m, "scores")]
+
+
+def _forward_reading_scores(model, batch, layers, record) -> None:
+    """model(batch) without gradients, calling record(layer, weights) with each layer's
+    softmax weights as they are made; the hooks are removed however the pass ends."""
+    hooks = [
+        layer.scores.register_forward_hook(
+            lambda module, inputs, weights, layer=layer: record(layer, weights)
+        )
+        for layer in layers
+    ]
     try:
         with torch.no_grad():
             model(batch)
     finally:
         for hook in hooks:
             hook.remove()
-    return tuple(found)
 
 
 def _layout(layer, weights, n: int):
