@@ -36,7 +36,7 @@ from ..registry import require_spec
 from ..runtime import synchronize
 from ..specs import Hybrid, Transformer, body
 from .tasks import require_seed
-from .training import Classifier
+from .training import fit_batch, seeded_classifier
 
 CATEGORIES = ("(", "[", "{", ")", "]", "}", "name", "keyword", "number", "string", "operator")
 CLOSERS = (")", "]", "}")  # the labels of stdlib_brackets, in this order
@@ -329,9 +329,7 @@ def fit(name: str, spec, train: SpanData, held_out: SpanData, budget: Budget, ed
     if (train.tokens, train.classes) != (held_out.tokens, held_out.classes):
         raise ValueError("train and held_out must come from the same task (tokens, classes)")
     device = torch.device("cpu") if device is None else torch.device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Classifier(spec, train.tokens, train.classes).to(device)
+    model = seeded_classifier(spec, train.tokens, train.classes, seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     order = torch.Generator().manual_seed(seed)
 
@@ -340,23 +338,16 @@ def fit(name: str, spec, train: SpanData, held_out: SpanData, budget: Budget, ed
             for rows in torch.randperm(len(train), generator=order).split(budget.batch):
                 yield train.inputs[rows].to(device), train.targets[rows].to(device)
 
-    def step(inputs, targets):
-        loss = nn.functional.cross_entropy(model(inputs), targets)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     steps, spent, peak, timed, seen = 0, 0.0, 0, 0, 0
     bar = tqdm(total=budget.steps, desc=name, disable=not progress, leave=False)
     for inputs, targets in batches():
         if steps == budget.steps or (budget.seconds is not None and spent >= budget.seconds):
             break
         if steps == 1:
-            peak = peak_bytes(lambda x=inputs, y=targets: step(x, y), device)
+            peak = peak_bytes(lambda x=inputs, y=targets: fit_batch(model, optimizer, x, y), device)
         else:
             start = time.perf_counter()
-            step(inputs, targets)
+            fit_batch(model, optimizer, inputs, targets)
             synchronize(device)
             spent += time.perf_counter() - start
             timed += len(targets)

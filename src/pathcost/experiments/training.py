@@ -42,12 +42,28 @@ def classifier(spec, task: str, seed: int = 0, **params) -> Classifier:
 
     The caller's random state is left as it was.
     """
+    params = task_params(task, **params)
+    return seeded_classifier(spec, tokens(task, **params), classes(task, **params), seed)
+
+
+def seeded_classifier(spec, tokens: int, classes: int, seed: int = 0) -> Classifier:
+    """A fresh Classifier(spec, tokens, classes), its weights drawn under `seed`; the
+    caller's random state is left as it was."""
     require_spec(spec)
     require_seed(seed)
-    params = task_params(task, **params)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Classifier(spec, tokens(task, **params), classes(task, **params))
+        return Classifier(spec, tokens, classes)
+
+
+def fit_batch(model: nn.Module, optimizer, inputs, targets) -> None:
+    """One training step on a batch: cross-entropy, backward, gradient norm clipped at 1,
+    the optimizer's step, gradients cleared."""
+    loss = nn.functional.cross_entropy(model(inputs), targets)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 @dataclass(frozen=True)
@@ -126,11 +142,7 @@ def train(
         for inputs, targets in tqdm(
             batches, total=budget.steps, desc=name, disable=not progress, leave=False
         ):
-            loss = nn.functional.cross_entropy(model(inputs.to(device)), targets.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            fit_batch(model, optimizer, inputs.to(device), targets.to(device))
         held = torch.Generator().manual_seed(seed + HELD_OUT)
         inputs, targets = sample(task, span, budget.held_out, held, **params)
         with torch.no_grad():
