@@ -259,3 +259,17 @@ def test_leaders_are_the_runs_within_two_standard_errors_of_the_best():
     assert cp.leaders(perfect)[0] == ("a", "b")  # 16 sequences cannot tell 1.0 from 0.95
     with pytest.raises(ValueError, match="runs"):
         cp.leaders([])
+
+
+def test_the_shared_training_step_and_classifier_refuse_bad_input_by_name():
+    model = pc.training.seeded_classifier(pc.LSTM(4), 5, 3)
+    optimizer = torch.optim.Adam(model.parameters())
+    inputs, targets = torch.zeros(2, 6, dtype=torch.long), torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="optimizer"):
+        pc.training.fit_batch(model, "adam", inputs, targets)
+    with pytest.raises(ValueError, match="module"):
+        pc.training.fit_batch(pc.LSTM(4), optimizer, inputs, targets)
+    for kwargs, name in ((dict(tokens=0), "tokens"), (dict(classes=-1), "classes"),
+                         (dict(seed=-1), "seed")):  # fmt: skip
+        with pytest.raises(ValueError, match=name):
+            pc.training.seeded_classifier(pc.LSTM(4), **{**dict(tokens=5, classes=3), **kwargs})

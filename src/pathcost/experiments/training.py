@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..checks import require_choice, require_positive, require_real
+from ..checks import require_choice, require_module_input, require_positive, require_real
 from ..models import build
 from ..registry import label, require_spec
 from ..runtime import threads as cpu_threads
@@ -51,6 +51,7 @@ def seeded_classifier(spec, tokens: int, classes: int, seed: int = 0) -> Classif
     caller's random state is left as it was."""
     require_spec(spec)
     require_seed(seed)
+    require_positive(tokens=tokens, classes=classes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return Classifier(spec, tokens, classes)
@@ -59,6 +60,10 @@ def seeded_classifier(spec, tokens: int, classes: int, seed: int = 0) -> Classif
 def fit_batch(model: nn.Module, optimizer, inputs, targets) -> None:
     """One training step on a batch: cross-entropy, backward, gradient norm clipped at 1,
     the optimizer's step, gradients cleared."""
+    require_module_input(model, inputs)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got "
+                         f"{type(optimizer).__name__}")  # fmt: skip
     loss = nn.functional.cross_entropy(model(inputs), targets)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
