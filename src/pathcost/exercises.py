@@ -87,12 +87,17 @@ def _first_below(rho: float, threshold: float) -> int:
 
 
 def check_decay_steps(fn) -> bool:
-    """Exercise of "Gradient decay": fn(rho, threshold) -> smallest k with rho**k < threshold."""
+    """Exercise of "Gradient decay": fn(rho, threshold) -> smallest k >= 0 with rho**k < threshold
+    (0 for a threshold above 1; k + 1 where the threshold is rho**k itself)."""
     cases = [
         dict(rho=rho, threshold=threshold)
         for rho in (0.5, 0.9, 0.95, 0.99)
-        for threshold in (0.5, 1e-3, 1e-6)
+        for threshold in (2.0, 0.5, 1e-3, 1e-6)
     ]
+    # a threshold equal to rho**k, so k steps are not enough: at 0.625**3 (exact in binary)
+    # the closed form floor(ln t / ln rho) + 1 gives 3, not 4, and at 0.95**20 a running
+    # product p *= rho drops below the threshold one step early
+    cases += [dict(rho=rho, threshold=rho**k) for rho, k in ((0.625, 3), (0.95, 20))]
     return check(fn, cases, _first_below)
 
 
@@ -112,7 +117,8 @@ def check_can_reach(fn) -> bool:
         Transformer(8, heads=2, d_ff=16, layers=2),
         Transformer(8, heads=2, d_ff=16, layers=2, window=4),
     ]
-    cases = [dict(spec=spec, span=span) for spec in specs for span in (0, 3, 4, 8, 9, 31, 32, 200)]
+    spans = (0, 3, 4, 5, 8, 9, 31, 32, 200)  # each side of every reach: 8 causal, 4 centred, ...
+    cases = [dict(spec=spec, span=span) for spec in specs for span in spans]
     return check(fn, cases, _reaches)
 
 
@@ -140,13 +146,19 @@ def _max_n(budget_bytes: int, heads: int, batch: int, bytes_per_element: int, ov
 
 def check_max_seq_len(fn) -> bool:
     """Exercise of "Memory": fn(budget_bytes, heads, batch, bytes_per_element, overhead) -> the
-    largest n whose B h n^2 attention weights, times overhead, fit the budget."""
-    gib = 2**30
+    largest n with B h n^2 b o <= budget_bytes, exactly. The cases include exact fits, budgets
+    one byte short of one, and budgets past 2^53 bytes, where a float division or a float
+    square root lands one off."""
+    gib, k, m, j = 2**30, 9 * 10**7, 6 * 10**6, 10**8 + 1
     cases = [
         dict(budget_bytes=b, heads=h, batch=batch, bytes_per_element=e, overhead=o)
         for b, h, batch, e, o in [
             (8 * gib, 8, 2, 2, 1), (8 * gib, 8, 2, 2, 4), (8 * gib, 8, 2, 2, 8),
             (16 * gib, 16, 1, 4, 1), (24 * gib, 8, 2, 2, 6), (10**6, 1, 1, 2, 1),
+            (192 * 1000**2 - 1, 8, 2, 2, 6),  # 1 byte short of n = 1000: rounding the quotient up
+            (2 * (k * k - 1), 1, 1, 2, 1),  # 1 element short of k^2: sqrt rounds up to k
+            (512 * m * m - 1, 32, 8, 2, 1),  # 1 byte short: budget / 512 rounds up to m^2
+            (6 * j * j, 3, 1, 2, 1),  # an exact fit at odd j: budget / 6 rounds below j^2
         ]
     ]  # fmt: skip
     return check(fn, cases, _max_n)
@@ -236,14 +248,24 @@ def _max_batch(spec, n: int, budget_bytes: int, precision: str) -> int:
     return budget.max_batch(spec, n, budget_bytes, precision, "adam")
 
 
+def _step_bytes(spec, n: int, batch: int, precision: str) -> int:
+    return budget.training_memory(spec, n, batch, precision, "adam").total
+
+
 def check_max_batch(fn) -> bool:
     """Exercise of "The whole training budget": fn(spec, n, budget_bytes, precision) -> the
-    largest batch whose Adam training step (``training_memory(...).total``) fits."""
+    largest batch whose Adam training step (``training_memory(...).total``) fits, <= the
+    budget: also where the budget is exactly a step's bytes (at batch 1 too), and where the
+    bytes grow faster from batch 2 on than from 1 to 2."""
     specs = [RNN(64, layers=2), Transformer(256, 8, 1024, 4), Transformer(768, 12, 3072, 12)]
     cases = [dict(spec=s, n=n, budget_bytes=b, precision=p)
              for s, n, b in [(specs[0], 512, 2**30), (specs[1], 1024, 16 * 10**9),
                              (specs[2], 1024, 40 * 10**9), (specs[1], 4096, 24 * 2**30)]
              for p in ("mixed-bf16", "pure-bf16")]  # fmt: skip
+    exact_fits = [(specs[1], 1024, 37, "mixed-bf16"), (specs[1], 1024, 1, "pure-bf16"),
+                  (specs[0], 16, 5, "pure-bf16")]  # fmt: skip
+    cases += [dict(spec=s, n=n, budget_bytes=_step_bytes(s, n, b, p), precision=p)
+              for s, n, b, p in exact_fits]  # fmt: skip
     return check(fn, cases, _max_batch)
 
 
