@@ -14,19 +14,23 @@ The layers of the package (CONTRIBUTING.md draws the tree):
 - the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
   fits, sweeps, records);
 - experiments: ``tasks``, ``training``, ``decay``, ``capstone``;
-- book support: ``plots``, ``book`` (glue, tables), ``exercises``; and the ``cli``.
+- book support: ``plots``, ``book`` (glue, tables), ``exercises`` and ``assignments`` (their
+  nbgrader export), ``claims`` (the rules of thumb, recomputed), ``gpu_report``; and the ``cli``.
 """
 
 from . import (
     advisor,
+    assignments,
     banded,
     bench,
     book,
+    claims,
     cli,
     decoding,
     devices,
     downsampling,
     exercises,
+    gpu_report,
     measure,
     models,
     plots,
@@ -83,6 +87,7 @@ __all__ = [
     "Transformer",
     "activation_bytes",
     "advisor",
+    "assignments",
     "arithmetic_intensity",
     "attention_ffn_crossover",
     "attention_weights_bytes",
@@ -93,6 +98,7 @@ __all__ = [
     "build",
     "bytes_moved",
     "capstone",
+    "claims",
     "causal_crossover",
     "cli",
     "covering_cnn",
@@ -109,6 +115,7 @@ __all__ = [
     "executed_attention_flops",
     "executed_forward_flops",
     "exercises",
+    "gpu_report",
     "forward_flops",
     "forward_flops_by_component",
     "generation_steps",

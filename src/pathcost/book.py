@@ -12,11 +12,19 @@ def glue(**values) -> None:
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        for name, value in values.items():
-            print(f"{name} = {value}")
+        show(**values)
         return
     for name, value in values.items():
         myst_glue(name, value, display=False)
+
+
+def show(**values) -> None:
+    """Print each value beside its name: glue's stand-in where no book build reads them (as
+    in an exported assignment, whose prose names the values)."""
+    if not values:
+        raise ValueError("show needs at least one name=value")
+    for name, value in values.items():
+        print(f"{name} = {value}")
 
 
 def table(rows: list[dict]):

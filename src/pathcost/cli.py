@@ -1,4 +1,6 @@
-"""Command line: ``python -m pathcost estimate|bench|devices|profile|recommend ...``.
+"""Command line: ``python -m pathcost estimate|bench|devices|profile|recommend|...``.
+
+The others: ``assignments`` (the exercises for nbgrader) and ``gpu-report`` (the GPU checks).
 
 It parses, builds the spec and calls the package; ``reports`` formats what it prints
 (``--json`` gives exact integers, and seconds as floats).
@@ -13,7 +15,7 @@ from decimal import Decimal
 
 import torch
 
-from . import bench, devices, runtime
+from . import assignments, bench, devices, gpu_report, runtime
 from .advisor import corpus, recommend
 from .advisor.report import as_dict, recommendation_report
 from .formulas.budget import device_lists, training_memory
@@ -269,6 +271,23 @@ def _parser() -> argparse.ArgumentParser:
         "--dtype", choices=sorted(DTYPES), default="fp16", help="attention weights: element type"
     )
     lengths.add_argument("--json", action="store_true", help="exact numbers as JSON")
+
+    assign = add("assignments", "the chapters' exercises as nbgrader source notebooks")
+    assign.add_argument("--out", required=True,
+                        help="folder to write NAME.ipynb into, e.g. COURSE/source/ps1")  # fmt: skip
+    assign.add_argument(
+        "--chapters", nargs="+", metavar="NAME",
+        help="chapter file stems, e.g. memory capstone (default: every chapter with exercises)",
+    )  # fmt: skip
+    assign.add_argument(
+        "--book", help="the folder of the chapters' .md sources (default: ./book)"
+    )
+
+    report_gpu = add("gpu-report", "the GPU checks, every number with its device, to a file")
+    report_gpu.add_argument("--out", required=True, help="the .json file to write")
+    report_gpu.add_argument(
+        "--size", choices=RUN_SIZES, help="run size (default: quick on CPU, full on GPU)"
+    )
     return parser
 
 
@@ -372,6 +391,16 @@ def main(argv=None) -> int:
                 print(json.dumps(finite(as_dict(chosen)), indent=2, allow_nan=False))
             else:
                 print(recommendation_report(chosen))
+            return 0
+        if args.command == "assignments":
+            written = assignments.export(args.out, args.chapters, args.book)
+            print(assignments.summary(written))
+            return 0
+        if args.command == "gpu-report":
+            gpu_report.require_path(args.out)  # refused before minutes of measuring
+            measured = gpu_report.run(size=args.size, progress=True)
+            gpu_report.save(measured, args.out)
+            print(gpu_report.summary(measured))
             return 0
         if args.command == "profile":
             result = _profile(args)
