@@ -270,12 +270,10 @@ def notebook(chapter: str, book=None):
     return nb
 
 
-def _bound_and_read(source: str) -> tuple[set, set]:
-    """Names a cell binds at module level, and every name it reads (functions' bodies too)."""
-    tree = ast.parse(source)
-    bound = set()
-    pending = list(tree.body)
-    while pending:  # module-level statements, into loops and branches, not into functions
+def _binds(statement) -> set:
+    """Names a statement binds at module level: into loops and branches, not into functions."""
+    bound, pending = set(), [statement]
+    while pending:
         node = pending.pop()
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             bound.add(node.name)
@@ -287,7 +285,20 @@ def _bound_and_read(source: str) -> tuple[set, set]:
                 if not isinstance(child, ast.stmt):
                     bound.update(n.id for n in ast.walk(child)
                                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
-    return bound, _free(tree)
+    return bound
+
+
+def _binds_and_needs(sources) -> tuple[set, set]:
+    """Names the code binds, and those it reads before binding them (statement by statement;
+    a loop's or a with's own targets count as bound before its body reads them)."""
+    bound, needed = set(), set()
+    for source in sources:
+        for statement in ast.parse(source).body:
+            own = _binds(statement)
+            simple = isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr)
+            needed |= _free(statement) - bound - (set() if simple else own)
+            bound |= own
+    return bound, needed
 
 
 def _free(node) -> set:
@@ -317,13 +328,10 @@ def chapter_slice(chapter: str, book=None) -> list[str]:
     cells = _read(book, chapter).cells
     start = _exercises_start(cells)
     before = [c.source for c in cells[:start] if c.cell_type == "code"]
-    needed = set()
-    for cell in cells[start:]:
-        if cell.cell_type == "code":
-            needed |= _bound_and_read(cell.source)[1]
+    needed = _binds_and_needs([c.source for c in cells[start:] if c.cell_type == "code"])[1]
     kept = []
     for source in reversed(before[1:]):
-        bound, read = _bound_and_read(source)
+        bound, read = _binds_and_needs([source])
         if bound & needed:
             kept.append(source)
             needed = (needed - bound) | read
