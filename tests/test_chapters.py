@@ -22,8 +22,10 @@ CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if is_notebook(p))
 IPYNBS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
-def first_code_cell(md: Path) -> str:
-    return next(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
+def first_code_cell(md: Path) -> tuple:
+    """The first code cell's source and metadata (its input hidden behind one prompt line)."""
+    cell = next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+    return cell.source, cell.metadata
 
 
 def test_every_table_of_contents_entry_is_a_file():
@@ -57,10 +59,10 @@ def test_every_chapter_opens_with_the_same_first_cell():
     reference = cells[CHAPTERS[0].name]
     different = [name for name, cell in cells.items() if cell != reference]
     assert not different, f"first cell differs from {CHAPTERS[0].name} in {different}"
-    assert f"git+{REPO_URL}" in reference, (
-        "the first cell must install from _config.yml's repository"
-    )
-    assert "pc.runtime.setup()" in reference
+    source, metadata = reference
+    assert f"git+{REPO_URL}" in source, "the first cell must install from _config.yml's repository"
+    assert "pc.runtime.setup()" in source
+    assert "hide-input" in metadata["tags"] and metadata["mystnb"]["code_prompt_show"]
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)

@@ -47,7 +47,7 @@ class Exercise:
 
     @property
     def points(self) -> int:
-        """Automatic points: its level for each checker call."""
+        """The automatic points, the exercise's level for each checker call."""
         return self.level * len(self.checkers)
 
 
