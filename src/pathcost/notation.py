@@ -272,7 +272,7 @@ CLASHES = (
         r"_\{n-1-s\}",
         r"\bL\(s\)",
         r"\bs ≤ R\b",
-        r"\bs state transfers\b",
+        r"(?<![’'])\bs state transfers\b",  # not a possessive: the layer's state transfers
         r"\) / s\b",
         r"\bs = (?:6|12|32)\b",
         r"\bs = 4 letters\b",
