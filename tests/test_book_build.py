@@ -6,44 +6,20 @@ outputs nbval produced for the chapters it ran cleanly in this same run, and exe
 the chapters nbval left to it.
 """
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
-import pytest
 import yaml
 from test_api_page import public_members, public_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_book_builds_with_warnings_as_errors_and_links_colab(tmp_path, request):
-    book_cache = request.config.getoption("book_cache", default=None)
-    if book_cache and (
-        request.config.getoption("nbval", default=False)
-        or request.config.getoption("nbval_lax", default=False)
-    ):
-        pytest.fail("with --book-cache, build in a second pytest session, after nbval's")
-    output = Path(book_cache) if book_cache else tmp_path
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        [
-            str(jupyter_book),
-            "build",
-            "-W",
-            "-n",
-            "--keep-going",
-            "--path-output",
-            str(output),
-            ".",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+def test_book_builds_with_warnings_as_errors_and_links_colab(book_build):
+    # the build itself is tests/conftest.py's book_build, shared with tests/test_browser.py
+    assert book_build.returncode == 0, book_build.log[-4000:]
+    output = book_build.output
+    book_cache = output if book_build.cached else None
     html = output / "_build" / "html"
     assert (html / "index.html").exists()
     config = yaml.safe_load((ROOT / "_config.yml").read_text())

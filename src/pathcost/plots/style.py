@@ -5,9 +5,16 @@ per architecture in every chapter; a solid white background so figures read on l
 dark page themes alike.
 """
 
+import os
+import sys
+
 import matplotlib.pyplot as plt
 
 from ..registry import ARCHITECTURES
+
+# `make pdf` sets this to 1: a kernel then shows each figure as PDF (vector, which the LaTeX
+# build embeds) beside the PNG (which HTML and Jupyter show); unset, figures are PNG only.
+VECTOR_FIGURES = "PATHCOST_VECTOR_FIGURES"
 
 COLORS = {entry.title: entry.colour for entry in ARCHITECTURES.values()}
 MUTED = "#BBBBBB"
@@ -38,7 +45,18 @@ ZERO_COLOR = "#DDDDDD"  # an exact zero in a dependency image: no route, not a s
 def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6):
     """A new figure in the book's style: (fig, axes) as from ``plt.subplots``."""
     plt.rcParams.update(STYLE)
+    if os.environ.get(VECTOR_FIGURES) == "1":
+        _show_pdf_too()
     return plt.subplots(nrows, ncols, figsize=(width, height))
+
+
+def _show_pdf_too() -> None:
+    """In an IPython kernel, display figures as PNG and PDF from now on; elsewhere nothing."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it; plain Python has not
+    if ipython is not None and ipython.get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png", "pdf")
 
 
 def record_colour(label_text: str) -> str:
