@@ -78,3 +78,26 @@ def test_repository_and_book_address_agree_everywhere():
     assert f'Repository = "{REPO_URL}"' in pyproject
     assert f'Book = "{BOOK_URL}"' in pyproject
     assert REPO_URL in readme and BOOK_URL in readme
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page_without_scrolling(md):
+    long = [(i, line) for cell in jupytext.read(md).cells if cell.cell_type == "code"
+            for i, line in enumerate(cell.source.splitlines()) if len(line) > 88]  # fmt: skip
+    assert long == [], f"{md.name}: code lines over 88 characters"
+
+
+@pytest.mark.parametrize("md", [m for m in CHAPTERS if "\n## Exercises\n" in m.read_text()],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_takeaways_come_right_before_the_exercises(md):
+    headings = [line for line in md.read_text().splitlines() if line.startswith("## ")]
+    assert headings[-2:] == ["## Takeaways", "## Exercises"]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_a_caption_a_name_and_alt_text(md):
+    for cell in jupytext.read(md).cells:
+        settings = cell.metadata.get("mystnb", {})
+        if "figure" in settings:
+            assert settings["figure"].get("caption") and settings["figure"].get("name")
+            assert settings.get("image", {}).get("alt"), settings["figure"]["name"]
