@@ -189,3 +189,8 @@ def test_an_unknown_chapter_is_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["assignments", "--out", str(tmp_path), "--chapters", "intro",
                   "--book", str(BOOK)])  # fmt: skip
+
+
+def test_a_solution_that_is_not_python_is_refused_by_name():
+    with pytest.raises(ValueError, match="source"):
+        assignments.split_solution("def my_f(:\n    return 1")

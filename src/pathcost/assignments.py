@@ -65,8 +65,7 @@ def book_folder(book=None) -> Path:
 
 def chapters(book=None) -> list[str]:
     """The chapter stems in the order of the table of contents next to the book folder."""
-    book = book_folder(book)
-    return re.findall(rf"file: {book.name}/(\w+)", (book.parent / "_toc.yml").read_text())
+    return list(parts(book))
 
 
 def _read(book, chapter: str):
@@ -178,7 +177,10 @@ def split_solution(source: str) -> tuple[str, list[str]]:
     taken out and returned as the source of an autograded ``assert``.
     """
     lines, out, tests, region = source.splitlines(), [], [], None
-    tree = ast.parse(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ValueError(f"source must be Python code: {error}") from None
     done = 0
 
     def close() -> None:
