@@ -1,6 +1,7 @@
 """pathcost: choose CNN, RNN, LSTM or Transformer by dependency path length and resource cost.
 
-A Hybrid (a strided convolution, then one of the four) is registered beside them.
+A Hybrid (a strided convolution, then one of the four) is registered beside them, and so
+are the two of "Beyond the four": LinearAttention and LinearRecurrence (``linear``).
 
 The layers of the package (CONTRIBUTING.md draws the tree):
 
@@ -8,7 +9,8 @@ The layers of the package (CONTRIBUTING.md draws the tree):
   vocabulary: architecture names, dtypes, attention kernels, run sizes); ``checks``;
 - formulas: ``paths`` (axis 1), ``costs``, ``decode``, ``traffic`` and ``budget`` (axis 2),
   pure arithmetic;
-- real modules: ``models.build(spec)``, ``decoding``, and ``training_step`` (one real step);
+- real modules: ``models.build(spec)`` (with ``linear``), ``decoding``, and
+  ``training_step`` (one real step);
 - measured twins: ``measure`` (FLOP counter, saved bytes, peaks, cache rows, executed-graph
   depth, Jacobians), which knows none of the formulas;
 - the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
@@ -31,6 +33,7 @@ from . import (
     downsampling,
     exercises,
     gpu_report,
+    linear,
     measure,
     models,
     plots,
@@ -74,7 +77,7 @@ from .formulas.paths import (
 )
 from .formulas.traffic import arithmetic_intensity, bytes_moved
 from .models import build
-from .specs import CNN, LSTM, RNN, Hybrid, Transformer, dilations
+from .specs import CNN, LSTM, RNN, Hybrid, LinearAttention, LinearRecurrence, Transformer, dilations
 
 __version__ = "0.1.0"
 
@@ -83,6 +86,8 @@ __all__ = [
     "Decoder",
     "Hybrid",
     "LSTM",
+    "LinearAttention",
+    "LinearRecurrence",
     "RNN",
     "Transformer",
     "activation_bytes",
@@ -123,6 +128,7 @@ __all__ = [
     "kv_cache_bytes",
     "kv_cache_rows",
     "layers_to_cover",
+    "linear",
     "max_batch",
     "max_seq_len",
     "measure",

@@ -2,7 +2,8 @@
 
 A ``Decoder`` wraps the module (its own weights, no copies) and steps it from an explicit
 ``State``: per layer the K and V cache of a Transformer block, the h(t) or h(t) and c(t) of
-a recurrent layer, the rolling buffer of a causal convolution. Decoding n positions one at a
+a recurrent layer, the rolling buffer of a causal convolution, the prefix sums S and z of a
+linear-attention block. Decoding n positions one at a
 time gives the outputs of one full causal forward pass of the same module; the
 conventions (what "after n tokens" means, which keys a windowed query reads, what each
 state holds) are stated once in ``formulas.decode``, and its formulas count what a
@@ -16,7 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import require_non_negative, require_positive
+from .linear import LinearAttentionStack, LinearRecurrentLayer, LinearRecurrentStack
 from .models import ConvStack, LSTMLayer, Recurrent, TransformerStack, sinusoidal_positions
+
+_RECURRENT = (Recurrent, LinearRecurrentStack)  # stepped through their layers' ``step``
 
 
 class State(NamedTuple):
@@ -25,8 +29,10 @@ class State(NamedTuple):
     position: the position of the next token (= tokens decoded so far); layers: one tuple
     of tensors per layer, bottom first: (K, V) of shape (B, h_kv, m, d_k), m the rows kept,
     for a Transformer block; (h(t),) or (h(t), c(t)) of shape (B, d), t the last position
-    decoded, for an RNN or LSTM layer; (buffer,) of shape (B, d, (k - 1) δ_l) for a
-    convolution of kernel width k and dilation δ_l, its last inputs, oldest first.
+    decoded, for an RNN, LSTM or linear recurrent layer; (buffer,) of shape
+    (B, d, (k - 1) δ_l) for a convolution of kernel width k and dilation δ_l, its last
+    inputs, oldest first; (S,) of shape (B, h, d_k, d_k + 1) for a linear-attention block,
+    S_t and z_t side by side (``linear.LinearSelfAttention``), the same size after every token.
     """
 
     position: int
@@ -44,7 +50,7 @@ class Decoder(nn.Module):
 
     def __init__(self, module):
         super().__init__()
-        if not isinstance(module, (Recurrent, ConvStack, TransformerStack)):
+        if not isinstance(module, (*_RECURRENT, ConvStack, TransformerStack, LinearAttentionStack)):
             raise ValueError(
                 f"module must come from models.build(spec), got {type(module).__name__}"
             )
@@ -65,10 +71,14 @@ class Decoder(nn.Module):
                 attn = layer.attn
                 shape = (batch, attn.kv_heads, 0, attn.d_head)
                 layers.append((torch.zeros(shape, **new), torch.zeros(shape, **new)))
-            elif isinstance(self.module, Recurrent):
-                d = layer.recurrent.in_features
+            elif isinstance(self.module, _RECURRENT):
+                d = layer.input.in_features
                 count = 2 if isinstance(layer, LSTMLayer) else 1  # (h, c) or (h,)
                 layers.append(tuple(torch.zeros(batch, d, **new) for _ in range(count)))
+            elif isinstance(self.module, LinearAttentionStack):
+                attn = layer.attn
+                shape = (batch, attn.heads, attn.d_head, attn.d_head + 1)
+                layers.append((torch.zeros(shape, **new),))
             else:
                 shape = (batch, layer.conv.in_channels, layer.pad[0])  # (B, d, (k - 1) r)
                 layers.append((torch.zeros(shape, **new),))
@@ -83,9 +93,11 @@ class Decoder(nn.Module):
         for layer, kept in zip(self.module.layers, state.layers, strict=True):
             if isinstance(self.module, TransformerStack):
                 x, kept = _block_step(layer, x, kept)
-            elif isinstance(self.module, Recurrent):
+            elif isinstance(self.module, _RECURRENT):
                 kept = layer.step(layer.input(x), kept)
-                x = kept[0]
+                x = layer.output(kept[0]) if isinstance(layer, LinearRecurrentLayer) else kept[0]
+            elif isinstance(self.module, LinearAttentionStack):
+                x, kept = _linear_block_step(layer, x, kept)
             else:
                 x, kept = _conv_step(layer, x, kept)
             layers.append(kept)
@@ -133,6 +145,15 @@ def _block_step(block, x, cache: tuple) -> tuple:
     if attn.window is not None and keys.shape[2] > attn.window:  # drop what no query reads
         keys, values = (t[:, :, -attn.window :].clone() for t in (keys, values))
     return x, (keys, values)
+
+
+def _linear_block_step(block, x, kept: tuple) -> tuple:
+    """A linear-attention block at one position: x (B, d), (S,) -> (y, (S + φ(k) [v, 1]^T,))."""
+    attn = block.attn
+    q, k, v1 = attn.project(block.norm1(x))  # (B, h, d_k), (B, h, d_k + 1)
+    states = kept[0] + attn.kv(k, v1)  # (B, h, d_k, d_k + 1): the prefix sums, one more term
+    x = x + attn.out(attn.normalise(attn.read(q, states)))
+    return x + block.ffn(block.norm2(x)), (states,)
 
 
 def _conv_step(layer, x, kept: tuple) -> tuple:

@@ -2,7 +2,7 @@
 
 Each module's submodules carry the component names of ``costs.forward_flops``
 (``input``/``recurrent``; ``conv``; ``qkv``/``scores``/``values``/``out``/``ffn``; a
-Hybrid's front-end ``conv``, then its body's), so the
+Hybrid's front-end ``conv``, then its body's; those of ``linear``'s modules), so the
 FLOP counter's per-module counts can be set beside the formula component by component.
 The recurrences are written as explicit loops over time, one cell step per position, so
 the sequential steps of "Routing graphs" are visible in the code.
@@ -17,8 +17,9 @@ from torch import nn
 
 from .checks import require_choice, require_positive
 from .formulas.costs import window_blocks
+from .linear import LinearAttentionStack, LinearRecurrentStack
 from .registry import ATTENTION_KERNELS, require_spec
-from .specs import CNN, LSTM, RNN, Hybrid, Transformer
+from .specs import CNN, LSTM, RNN, Hybrid, LinearAttention, LinearRecurrence, Transformer
 
 SEED = 0  # the seed of every module and input that ``seeded`` and ``seeded_input`` build
 
@@ -279,6 +280,8 @@ def build(spec, attention: str = "explicit") -> nn.Module:
     Created on the current default device, so ``with torch.device("meta"): build(spec)``
     makes a module with no storage, for counting. A Hybrid is
     ``downsampling.Upsampled``: its strided ``conv``, then ``build(then)`` as ``body``.
+    LinearAttention and LinearRecurrence are the stacks of ``linear`` (`attention` does
+    not apply to them).
     """
     require_spec(spec)
     require_choice("attention", attention, ATTENTION_KERNELS)
@@ -290,6 +293,10 @@ def build(spec, attention: str = "explicit") -> nn.Module:
         return Recurrent(spec)
     if isinstance(spec, CNN):
         return ConvStack(spec)
+    if isinstance(spec, LinearAttention):
+        return LinearAttentionStack(spec)
+    if isinstance(spec, LinearRecurrence):
+        return LinearRecurrentStack(spec)
     return TransformerStack(spec, attention)
 
 

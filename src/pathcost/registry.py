@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import require_choice
-from .specs import CNN, LSTM, RNN, Hybrid, Transformer
+from .specs import CNN, LSTM, RNN, Hybrid, LinearAttention, LinearRecurrence, Transformer
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class Architecture:
     readers), the same in every figure; example(d_model, heads, d_ff, depth): the spec a
     benchmark times at those sizes; details(spec): what a legend adds after the title;
     composite: the spec wraps the spec of another entry (Hybrid's `then`), so it is left
-    out where one of the four the chapters compare is meant (``single_architectures``).
+    out where one of the four the chapters compare is meant (``single_architectures``);
+    beyond: one of the architectures of "Beyond the four", left out there too.
     """
 
     spec: type
@@ -33,6 +34,7 @@ class Architecture:
     example: Callable
     details: Callable = lambda spec: ""
     composite: bool = False
+    beyond: bool = False
 
 
 def _cnn_details(spec: CNN) -> str:
@@ -48,6 +50,10 @@ def _transformer_details(spec: Transformer) -> str:
 
 def _hybrid_details(spec: Hybrid) -> str:
     return f" s={spec.stride}, then {label(spec.then)}"
+
+
+def _recurrence_details(spec: LinearRecurrence) -> str:
+    return ", scan" if spec.scan else ", loop"
 
 
 ARCHITECTURES = {
@@ -70,6 +76,21 @@ ARCHITECTURES = {
         lambda d, heads, d_ff, depth: Hybrid(4, LSTM(d, depth)),  # the default body
         _hybrid_details,
         composite=True,
+    ),
+    "linear-attention": Architecture(
+        LinearAttention,
+        "Linear attention",
+        "#56B4E9",
+        lambda d, heads, d_ff, depth: LinearAttention(d, heads, d_ff, depth),
+        beyond=True,
+    ),
+    "linear-recurrence": Architecture(
+        LinearRecurrence,
+        "Linear recurrence",
+        "#000000",
+        lambda d, heads, d_ff, depth: LinearRecurrence(d, depth, scan=True),
+        _recurrence_details,
+        beyond=True,
     ),
 }  # fmt: skip
 
@@ -142,9 +163,13 @@ def architecture(spec) -> Architecture:
 
 
 def single_architectures() -> dict:
-    """The entries that wrap no other spec: the four architectures the chapters compare
-    (and their exercises name), by CLI name."""
-    return {name: entry for name, entry in ARCHITECTURES.items() if not entry.composite}
+    """The four architectures the chapters compare (and their exercises name), by CLI name:
+    the entries that wrap no other spec and are not of "Beyond the four"."""
+    return {
+        name: entry
+        for name, entry in ARCHITECTURES.items()
+        if not (entry.composite or entry.beyond)
+    }
 
 
 def require_spec(spec) -> None:

@@ -1,9 +1,10 @@
 """The book's architectures as frozen specs: what is built, never how it is run.
 
 RNN, LSTM, CNN and Transformer are the four the chapters compare; Hybrid puts a strided
-convolution in front of one of them. A spec names the sizes only. The workload (sequence
-length n, batch, dtype, device) is passed to each formula or measurement separately, so one
-spec serves every n.
+convolution in front of one of them; LinearAttention and LinearRecurrence are the two of
+"Beyond the four", which break the four's trade-off in measurable ways. A spec names the
+sizes only. The workload (sequence length n, batch, dtype, device) is passed to each
+formula or measurement separately, so one spec serves every n.
 Every spec validates on construction and raises ValueError naming the bad parameter.
 """
 
@@ -134,6 +135,68 @@ class Transformer:
     def group_size(self) -> int:
         """How many query heads share one K and V head, h / h_kv (1 for multi-head)."""
         return self.heads // self.key_value_heads
+
+
+@dataclass(frozen=True)
+class LinearAttention:
+    """Pre-norm blocks like Transformer's, with causal linear attention in place of softmax.
+
+    Katharopoulos et al. 2020 ("Transformers are RNNs"): softmax(q_t . k_s) becomes
+    φ(q_t) . φ(k_s) with the positive feature map φ(x) = elu(x) + 1, so output t is
+    φ(q_t)^T S_t / φ(q_t)^T z_t with S_t = Σ_(s<=t) φ(k_s) v_s^T and z_t = Σ_(s<=t) φ(k_s),
+    prefix sums over positions: O(n d d_k) work, and a decoder keeps S and z only (d_k by
+    d_k + 1 per head), whatever n is. Always causal; heads must divide d_model.
+    """
+
+    d_model: int
+    heads: int = 8
+    d_ff: int = 2048
+    layers: int = 6
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
+        if self.d_model % self.heads:
+            raise ValueError(
+                "d_model must be divisible by heads, "
+                f"got d_model={self.d_model}, heads={self.heads}"
+            )
+
+    @property
+    def causal(self) -> bool:
+        """The prefix sums read positions up to t only, so this is always True."""
+        return True
+
+    @property
+    def d_head(self) -> int:
+        """Width of one head, d_k = d_model / heads."""
+        return self.d_model // self.heads
+
+
+@dataclass(frozen=True)
+class LinearRecurrence:
+    """A diagonal linear recurrence h_t = a ⊙ h_(t-1) + B x_t, then y_t = GELU(C h_t + c).
+
+    The core of S4, LRU and Mamba-style layers (Orvieto et al. 2023, "Resurrecting
+    recurrent neural networks"): a per-channel decay a = sigmoid(λ) in (0, 1), `layers`
+    stacked, d_model wide. Nothing nonlinear sits between h_(t-1) and h_t, so the combine
+    (a, b) ∘ (a', b') = (a a', a' b + b') is associative and the n states can be computed
+    by a parallel scan. scan=False runs the loop, one state transfer per position (n
+    sequential steps); scan=True runs the Brent-Kung scan (``linear.scan``), whose longest
+    chain is 2 ceil(log2 n) - 2 combines for n >= 3: the same outputs to float rounding.
+    """
+
+    d_model: int
+    layers: int = 1
+    scan: bool = False
+
+    def __post_init__(self):
+        require_positive(d_model=self.d_model, layers=self.layers)
+        require_bool(scan=self.scan)
+
+    @property
+    def causal(self) -> bool:
+        """A recurrence carries information forwards only, so this is always True."""
+        return True
 
 
 @dataclass(frozen=True)

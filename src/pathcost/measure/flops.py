@@ -4,6 +4,11 @@ Blind spots of ``torch.utils.flop_counter.FlopCounterMode`` handled here (PyTorc
 the oneDNN LSTM kernel and the CPU flash-attention kernel are counted as 0 unless oneDNN is
 switched off and the CPU attention op is given a formula. On the ``meta`` device no fused
 path runs and every count is exact, so large n is counted there at no memory cost.
+
+One op is counted that FlopCounterMode leaves out: ``addcmul`` (x + a ⊙ h), the state
+transfer of ``linear``'s diagonal recurrence, a product of the diagonal matrix diag(a)
+with the state: 2 FLOPs per output element, one multiply-accumulate, as for a matmul.
+No other module of the package calls it in a forward pass.
 """
 
 import warnings
@@ -14,7 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from ..checks import require_module_input
 
-COMPONENTS = ("input", "recurrent", "conv", "qkv", "scores", "values", "fused", "out", "ffn")
+COMPONENTS = (
+    "input", "recurrent", "conv", "qkv", "scores", "values", "fused", "kv", "read", "out", "ffn"
+)  # fmt: skip
 
 
 def _cpu_flash_attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
@@ -22,8 +29,14 @@ def _cpu_flash_attention_flops(query, key, value, *args, out_shape=None, **kwarg
     return sdpa_flop_count(query, key, value)
 
 
+def _diagonal_product_flops(*args, out_shape=None, **kwargs) -> int:
+    """addcmul(x, a, h) = x + a ⊙ h: one multiply-accumulate per output element."""
+    return 2 * out_shape.numel()
+
+
 _CPU_BLIND_SPOTS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops,
+    torch.ops.aten.addcmul: _diagonal_product_flops,
 }
 
 

@@ -13,9 +13,9 @@ autograd of the modules ``models.build(spec)`` makes, never from a formula.
   zero.
 - Stack (CNN, Transformer): the path length from i to j is the fewest bottom layers l >= 1
   after which output j of the truncated stack depends on input i.
-- Recurrence (RNN, LSTM): the path length counts state transfers. The first layer's steps
-  are run by hand with the state detached on every transfer into a position after i plus a
-  horizon, so a gradient from x_i may cross at most that many transfers; the path length is
+- Recurrence (RNN, LSTM, LinearRecurrence): the path length counts state transfers. The
+  first layer's steps are run by hand with the state detached on every transfer into a
+  position after i plus a horizon, so a gradient from x_i may cross at most that many transfers; the path length is
   the smallest horizon at which h_j still depends on x_i, found by binary search. Upper
   layers add no transfer to the shortest path (their input edge moves nothing), so only the
   first layer of the module is run.
@@ -45,7 +45,7 @@ from ..checks import require_choice, require_non_negative, require_positive
 from ..models import SEED, seeded, seeded_input
 from ..registry import ATTENTION_KERNELS, require_spec
 from ..runtime import threads
-from ..specs import CNN, LSTM, RNN, Hybrid, body
+from ..specs import CNN, LSTM, RNN, Hybrid, LinearRecurrence, body
 
 
 def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> int | float:
@@ -61,7 +61,7 @@ def path_length(spec, n: int, i: int, j: int, attention: str = "explicit") -> in
     for name, position in (("i", i), ("j", j)):
         if position >= n:
             raise ValueError(f"{name} must be a position 0..{n - 1}, got {position}")
-    if isinstance(body(spec), (RNN, LSTM)):
+    if isinstance(body(spec), (RNN, LSTM, LinearRecurrence)):
         return _recurrent_path_length(spec, n, i, j)
     return _stack_depths(spec, n, j, attention)[i]
 

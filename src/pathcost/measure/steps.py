@@ -10,7 +10,14 @@ longest chain of the pass is the largest depth of any element. The rules follow 
 - a pointwise op: the elementwise maximum of its inputs' depths, broadcast;
 - a reduction (sum, softmax, layer norm, ...): the maximum over the reduced dimensions;
 - a matrix product Y = X W: Y[i, j] reads row i of X and column j of W, one more product;
-- a 1-D convolution: every input channel at the kernel's taps, one more product.
+- a 1-D convolution: every input channel at the kernel's taps, one more product;
+- a prefix sum (cumsum): element t reads elements 0 ... t along its dimension, no product;
+- a state transfer ``addcmul`` (u + a ⊙ h, the diagonal recurrence of ``linear``): the
+  product of the diagonal matrix diag(a) with h, elementwise, one more product.
+
+Counting "transfers" instead of "products", only the state transfers add one: a matrix
+product or convolution passes its inputs' depths on unchanged. That is the unit of S for
+a recurrence whose transfer is not a matrix product.
 
 An op it has no rule for raises ValueError naming the op, never a silent guess.
 """
@@ -23,10 +30,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves, tree_map_only
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from ..checks import require_module_input, require_positive
+from ..checks import require_choice, require_module_input, require_positive
 from ..models import seeded, seeded_input
 from ..registry import require_spec
-from ..specs import Hybrid
+from ..specs import Hybrid, LinearRecurrence
 from ..specs import body as sequence_body
 
 aten = torch.ops.aten
@@ -154,6 +161,16 @@ def _attention(func, args, kwargs, out):
     return reads.amax(-2) + 1, scores.amax(-1)  # output, log-sum-exp
 
 
+def _prefix(func, args, kwargs, out):
+    """cumsum: element t along `dim` reads elements 0 ... t, so its depth is their maximum."""
+    return args[0].cummax(_bound(func, args, kwargs)["dim"]).values
+
+
+def _transfer(func, args, kwargs, out):
+    """addcmul(u, a, h) = u + a ⊙ h: elementwise, broadcast, one more step."""
+    return _elementwise(func, args, kwargs, out) + 1
+
+
 def _rules() -> dict:
     """Every op the tracer knows (other than pointwise ones and constants), by its rule."""
     groups = {
@@ -176,6 +193,8 @@ def _rules() -> dict:
         _layer_norm: ["native_layer_norm.default"],
         _convolution: ["convolution.default"],
         _attention: ["_scaled_dot_product_flash_attention_for_cpu.default"],
+        _prefix: ["cumsum.default"],
+        _transfer: ["addcmul.default"],
     }  # fmt: skip
     rules = {op: _product for op in _PRODUCTS}
     for rule, names in groups.items():
@@ -187,6 +206,7 @@ def _rules() -> dict:
 
 _RULES = _rules()
 _MAKES_PRODUCTS = (_product, _convolution, _attention)  # depth 1 even from constants
+COUNTS = ("products", "transfers")  # what adds one to a chain: see the module docstring
 _CONSTANTS = {  # read only the shape, dtype and device of their tensor input
     aten.new_zeros.default, aten.new_ones.default, aten.new_full.default,
     aten.new_empty.default, aten.zeros_like.default, aten.ones_like.default,
@@ -197,8 +217,9 @@ _CONSTANTS = {  # read only the shape, dtype and device of their tensor input
 class _DepthMode(TorchDispatchMode):
     """Runs every aten op as usual and records the depth of each element of its outputs."""
 
-    def __init__(self):
+    def __init__(self, counting: str = "products"):
         super().__init__()
+        self.products = counting == "products"
         self.depths = WeakTensorKeyDictionary()  # tensor -> int64 depths of its shape, on CPU
         self.longest = 0
 
@@ -219,10 +240,13 @@ class _DepthMode(TorchDispatchMode):
             raise ValueError(f"longest_chain cannot trace {func}: it writes into a tensor")
         out = func(*args, **kwargs)
         traced = any(tensor in self.depths for tensor in inputs)
-        if rule is None or not (traced or rule in _MAKES_PRODUCTS):
+        makes = rule in _MAKES_PRODUCTS or rule is _transfer
+        if rule is None or not (traced or makes):
             return out  # a constant, or data that depends on no product: depth 0 everywhere
         depth_args, depth_kwargs = tree_map_only(torch.Tensor, self.depth, (args, kwargs))
         depths = rule(func, depth_args, depth_kwargs, out)
+        if rule in _MAKES_PRODUCTS and not self.products:  # counting transfers: take the 1 back
+            depths = tree_map_only(torch.Tensor, lambda depth: depth - 1, depths)
         if func._schema.is_mutable:
             if not torch.equal(depths, self.depth(out)):  # views of `out` would go stale
                 raise ValueError(f"longest_chain cannot trace {func}: it changes depths")
@@ -239,16 +263,19 @@ class _DepthMode(TorchDispatchMode):
         return out
 
 
-def longest_chain(module, x, products_per_step: int = 1) -> int:
+def longest_chain(module, x, products_per_step: int = 1, counting: str = "products") -> int:
     """Measured S: the longest chain of dependent matrix products and convolutions in module(x).
 
     Derived in "Routing graphs". Counted in steps of `products_per_step` products on the
     chain: 1 makes a step one Linear layer or convolution; ``sequential_steps`` passes
-    what one layer or cell of an architecture puts on the chain.
+    what one layer or cell of an architecture puts on the chain. counting="transfers"
+    counts the state transfers (``addcmul``) alone, the unit of S for ``linear``'s
+    diagonal recurrence, computed by a loop or a scan ("Beyond the four").
     """
     require_module_input(module, x)
     require_positive(products_per_step=products_per_step)
-    mode = _DepthMode()
+    require_choice("counting", counting, COUNTS)
+    mode = _DepthMode(counting)
     with torch.no_grad(), mode:
         module(x)
     if mode.longest % products_per_step:
@@ -285,10 +312,13 @@ def sequential_steps(spec, n: int, attention: str = "explicit") -> int:
     spec cut to one layer, on one position. Raises if one does not divide the other.
     A Hybrid's front end is one application: its chain (the module cut after its
     convolution) counts 1, and the rest of the module's chain is counted in applications
-    of its body.
+    of its body. A LinearRecurrence counts its state transfers (counting="transfers"):
+    the loop's one per position, or the levels of combines its scan runs.
     """
     require_spec(spec)
     require_positive(n=n)
+    if isinstance(spec, LinearRecurrence):
+        return longest_chain(seeded(spec), seeded_input(n, spec.d_model), counting="transfers")
     body = sequence_body(spec)
     one = seeded(_one_application(body), attention)
     unit = longest_chain(one, seeded_input(1, spec.d_model))
