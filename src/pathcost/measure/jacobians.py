@@ -15,10 +15,10 @@ autograd of the modules ``models.build(spec)`` makes, never from a formula.
   after which output j of the truncated stack depends on input i.
 - Recurrence (RNN, LSTM, LinearRecurrence): the path length counts state transfers. The
   first layer's steps are run by hand with the state detached on every transfer into a
-  position after i plus a horizon, so a gradient from x_i may cross at most that many transfers; the path length is
-  the smallest horizon at which h_j still depends on x_i, found by binary search. Upper
-  layers add no transfer to the shortest path (their input edge moves nothing), so only the
-  first layer of the module is run.
+  position after i plus a horizon, so a gradient from x_i may cross at most that many
+  transfers; the path length is the smallest horizon at which h_j still depends on x_i,
+  found by binary search. Upper layers add no transfer to the shortest path (their input
+  edge moves nothing), so only the first layer of the module is run.
 - Hybrid (a strided convolution, then a body): cut like a stack whose bottom layer is the
   convolution. Depth 1 is the convolution alone, its tokens repeated back to n positions
   as the full module repeats its body's outputs; depth 1 + l adds the body's first l
