@@ -86,7 +86,7 @@ class Decoder(nn.Module):
 
     def step(self, x, state: State) -> tuple:
         """One position: input x (B, d) at ``state.position`` -> (output (B, d), next state)."""
-        if isinstance(self.module, TransformerStack) and self.module.positional:
+        if getattr(self.module, "positional", False):  # a Transformer's or linear attention's
             p, d = state.position, x.shape[-1]
             x = x + sinusoidal_positions(p + 1, d, x.device, x.dtype)[p]  # row p, as forward
         layers = []

@@ -84,13 +84,18 @@ class LinearAttentionBlock(nn.Module):
 
 
 class LinearAttentionStack(nn.Module):
-    """`layers` linear-attention blocks; no positions (the causal sums tell order apart)."""
+    """`layers` linear-attention blocks, with sinusoidal positions added first if the spec asks."""
 
     def __init__(self, spec: LinearAttention):
         super().__init__()
+        self.positional = spec.positional
         self.layers = nn.ModuleList(LinearAttentionBlock(spec) for _ in range(spec.layers))
 
     def forward(self, x):
+        if self.positional:
+            from .models import sinusoidal_positions  # models imports this module: import late
+
+            x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         for layer in self.layers:
             x = layer(x)
         return x

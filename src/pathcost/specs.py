@@ -146,12 +146,15 @@ class LinearAttention:
     φ(q_t)^T S_t / φ(q_t)^T z_t with S_t = Σ_(s<=t) φ(k_s) v_s^T and z_t = Σ_(s<=t) φ(k_s),
     prefix sums over positions: O(n d d_k) work, and a decoder keeps S and z only (d_k by
     d_k + 1 per head), whatever n is. Always causal; heads must divide d_model.
+    positional=True adds sinusoidal position encodings to the input, as for Transformer
+    (they cost no FLOPs and no parameters; d_model must then be even).
     """
 
     d_model: int
     heads: int = 8
     d_ff: int = 2048
     layers: int = 6
+    positional: bool = False
 
     def __post_init__(self):
         require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
@@ -160,6 +163,9 @@ class LinearAttention:
                 "d_model must be divisible by heads, "
                 f"got d_model={self.d_model}, heads={self.heads}"
             )
+        require_bool(positional=self.positional)
+        if self.positional and self.d_model % 2:
+            raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
 
     @property
     def causal(self) -> bool:
