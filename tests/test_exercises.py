@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import pathcost as pc
 
@@ -118,7 +119,19 @@ def right_layer_params(arch, d_model):
     )
 
 
+def right_scan_steps(n):  # measured: the chain of transfers of the executed scan
+    return pc.measure.sequential_steps(pc.LinearRecurrence(2, 1, scan=True), n)
+
+
+def right_linear_state_bytes(d_model, heads, layers, batch, bytes_per_element):  # measured
+    dtype = {2: torch.float16, 4: torch.float32, 8: torch.float64}[bytes_per_element]
+    module = pc.build(pc.LinearAttention(d_model, heads, 4 * d_model, layers)).to(dtype)
+    return pc.measure.cache.state_bytes(pc.Decoder(module).start(batch))
+
+
 RIGHT = {
+    "check_scan_steps": right_scan_steps,
+    "check_linear_state_bytes": right_linear_state_bytes,
     "check_sequential_steps": right_steps,
     "check_receptive_field": right_field,
     "check_decay_steps": right_decay,
@@ -518,8 +531,45 @@ def params_bias_per_tap(arch, d_model):
     return right_layer_params(arch, d_model) + (2 * d_model if arch == "cnn" else 0)
 
 
+def scan_two_log(n):  # 2 ceil(log2 n): the levels, not the chain
+    return 2 * math.ceil(math.log2(n))
+
+
+def scan_levels(n):  # up and down levels, 2m - 1, counted as the chain
+    m = (n - 1).bit_length()
+    return max(0, 2 * m - 1)
+
+
+def scan_floor_log(n):  # floor instead of ceil: wrong off powers of two
+    m = int(math.log2(n))
+    return m if m < 2 else 2 * m - 2
+
+
+def scan_loop(n):  # the loop's n transfers
+    return n
+
+
+def state_full_matrix(d_model, heads, layers, batch, bytes_per_element):  # d x d, no heads
+    return layers * batch * d_model * (d_model + 1) * bytes_per_element
+
+
+def state_no_normaliser(d_model, heads, layers, batch, bytes_per_element):  # S without z
+    return layers * batch * heads * (d_model // heads) ** 2 * bytes_per_element
+
+
+def state_kv_pair(d_model, heads, layers, batch, bytes_per_element):  # a cache of one row
+    return 2 * layers * batch * d_model * bytes_per_element
+
+
 TF = pc.Transformer(256, 8, 1024, 4)
 WRONG = [  # (checker, wrong answer, a piece of the case that catches it)
+    ("check_scan_steps", scan_two_log, "n=2"),
+    ("check_scan_steps", scan_levels, "n=3"),
+    ("check_scan_steps", scan_floor_log, "n=3"),
+    ("check_scan_steps", scan_loop, "n=1"),
+    ("check_linear_state_bytes", state_full_matrix, "heads=2"),
+    ("check_linear_state_bytes", state_no_normaliser, "d_model=8"),
+    ("check_linear_state_bytes", state_kv_pair, "d_model=8"),
     ("check_sequential_steps", steps_as_launched, "arch='rnn', n=1024, layers=3"),
     ("check_sequential_steps", steps_plus_layers, "arch='rnn', n=1, layers=1"),
     ("check_sequential_steps", steps_one_stack, "arch='cnn', n=1024, layers=3"),

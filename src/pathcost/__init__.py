@@ -15,7 +15,7 @@ The layers of the package (CONTRIBUTING.md draws the tree):
   depth, Jacobians), which knows none of the formulas;
 - the reader's device: ``runtime`` (device, run size, threads) and ``bench`` (timing,
   fits, sweeps, records);
-- experiments: ``tasks``, ``training``, ``decay``, ``capstone``;
+- experiments: ``tasks``, ``training``, ``decay``, ``capstone``, ``recall``;
 - book support: ``plots``, ``book`` (glue, tables), ``exercises`` and ``assignments`` (their
   nbgrader export), ``claims`` (the rules of thumb, recomputed), ``gpu_report``; and the ``cli``.
 """
@@ -45,7 +45,7 @@ from . import (
 )
 from .decoding import Decoder
 from .devices import device_profile, roofline_time
-from .experiments import capstone, decay, tasks, training
+from .experiments import capstone, decay, recall, tasks, training
 from .formulas import budget, costs, decode, kernels, paths
 from .formulas.budget import max_batch, max_seq_len, training_memory
 from .formulas.costs import (
@@ -137,6 +137,7 @@ __all__ = [
     "path_length",
     "paths",
     "plots",
+    "recall",
     "receptive_field",
     "registry",
     "reports",

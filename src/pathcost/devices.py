@@ -190,7 +190,7 @@ def device_profile(name: str, nbytes: int | None = None, n: int | None = None) -
     triad = bandwidth.memory_bandwidth("triad", nbytes, dev)
     peaks = {dtype: timing.matmul_peak(DTYPES[dtype], dev, n) for dtype in _fast_dtypes(dev)}
     source = (
-        f"measured on {_describe(dev)} by pathcost.bench: triad median over "
+        f"measured on {describe(dev)} by pathcost.bench: triad median over "
         f"{triad.nbytes} bytes per tensor ({triad.gb_per_s:.1f} GB/s, spread "
         f"{triad.spread:.0%}), matmul peak at n = {n or 'its default'}"
     )
@@ -207,7 +207,7 @@ def _fast_dtypes(dev: torch.device) -> tuple:
     return ("fp32",)
 
 
-def _describe(dev: torch.device) -> str:
+def describe(dev: torch.device) -> str:
     """A device in words: the GPU's name on CUDA, else its type."""
     return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
 

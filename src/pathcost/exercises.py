@@ -16,7 +16,7 @@ from .experiments.training import Classifier
 from .formulas import budget, costs, decode, kernels, paths
 from .models import build
 from .registry import ARCHITECTURES, DTYPES, OPTIMIZERS, PRECISIONS, single_architectures
-from .specs import CNN, LSTM, RNN, Transformer
+from .specs import CNN, LSTM, RNN, LinearAttention, LinearRecurrence, Transformer
 
 
 def check(fn, cases, expected_fn, rel_tol: float = 0.0) -> bool:
@@ -339,3 +339,34 @@ def check_layer_params(fn) -> bool:
         dict(arch=arch, d_model=d) for arch in single_architectures() for d in (2, 8, 64, 100)
     ]
     return check(fn, cases, _layer_params)
+
+
+def _scan_steps(n: int) -> int:
+    return paths.sequential_steps(LinearRecurrence(8, 1, scan=True), n)
+
+
+def check_scan_steps(fn) -> bool:
+    """Exercise of "Beyond the four": fn(n) -> the longest chain of state transfers of one
+    layer of a linear recurrence computed by the Brent-Kung scan on n positions."""
+    cases = [dict(n=n) for n in (1, 2, 3, 4, 5, 8, 9, 100, 1000, 1024, 1025)]
+    return check(fn, cases, _scan_steps)
+
+
+def _linear_state_bytes(d_model: int, heads: int, layers: int, batch: int,
+                        bytes_per_element: int) -> int:  # fmt: skip
+    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
+    spec = LinearAttention(d_model, heads, 4 * d_model, layers)
+    return decode.decode_state_bytes(spec, 0, batch, dtype)
+
+
+def check_linear_state_bytes(fn) -> bool:
+    """Exercise of "Beyond the four": fn(d_model, heads, layers, batch, bytes_per_element) ->
+    the bytes a linear-attention decoder keeps between tokens."""
+    cases = [
+        dict(d_model=d, heads=h, layers=layers, batch=b, bytes_per_element=e)
+        for d, h, layers, b, e in [
+            (8, 1, 1, 1, 4), (8, 2, 1, 1, 4), (512, 8, 12, 1, 2), (512, 8, 12, 4, 2),
+            (64, 64, 2, 1, 8), (96, 4, 3, 2, 4),
+        ]
+    ]  # fmt: skip
+    return check(fn, cases, _linear_state_bytes)

@@ -3,13 +3,15 @@
 ``timing`` times one function (median, spread, samples) and measures a matmul peak and a
 recurrent step's latency; ``fits`` fits scaling exponents; ``sweeps`` runs real modules over
 lengths n and records every point, including those that could not run; ``records`` writes
-and reads them. The device itself is chosen in ``pathcost.runtime``.
+and reads them; ``scan`` times a linear recurrence by loop and by scan. The device itself
+is chosen in ``pathcost.runtime``.
 """
 
 from . import causal
 from .bandwidth import TRAFFIC, Bandwidth, memory_bandwidth, ridge_point, traffic_bytes
 from .fits import exponents, fit_exponent, largest_step
 from .records import load, save
+from .scan import loop_against_scan
 from .sweeps import (
     BACKWARD_FACTOR,
     MODES,
@@ -47,6 +49,7 @@ __all__ = [
     "fit_exponent",
     "largest_step",
     "load",
+    "loop_against_scan",
     "matmul_peak",
     "memory_bandwidth",
     "os_time_share",

@@ -3,10 +3,11 @@
 ``paths`` draws axis 1 (routing graphs, path length, receptive fields), ``learning`` what
 training sees over distance (gradient norms, accuracy against span), ``costs`` axis 2
 (FLOP shares, memory, time and utilisation against n), ``budget`` a training step's bytes,
-``cells`` what is inside one layer of each architecture.
+``cells`` what is inside one layer of each architecture, ``beyond`` the figures of "Beyond
+the four".
 """
 
-from . import advisor
+from . import advisor, beyond
 from .budget import breakdown, checkpoint_trade
 from .cells import draw_cell
 from .costs import attention_kernels, flop_shares, flops_vs_n, memory_vs_n, scaling, utilization
@@ -28,6 +29,7 @@ __all__ = [
     "accuracy_vs_span",
     "advisor",
     "attention_kernels",
+    "beyond",
     "breakdown",
     "checkpoint_trade",
     "dependency_image",
