@@ -1,6 +1,6 @@
 """The checks of the appendix "Running on a GPU", run once on this device, as one JSON report.
 
-``run`` names the device (its name, compute capability, torch and memory) and measures four
+``run`` names the device (its name, compute capability, torch and memory) and measures five
 things on it, each record carrying the device's name beside its numbers:
 
 1. which ``scaled_dot_product_attention`` backends run (every ``SDPBackend`` by name, asked for
@@ -12,7 +12,9 @@ things on it, each record carrying the device's name beside its numbers:
    ideal bytes, saved activations, a modelled peak, and the roofline bound on this device;
 3. the roofline points of "Inference and memory traffic", timed against their bounds;
 4. one real training step per architecture (``training_step``), its peak against
-   ``formulas.budget.training_memory``.
+   ``formulas.budget.training_memory``;
+5. a linear recurrence by loop against the Brent-Kung scan ("Beyond the four",
+   ``bench.loop_against_scan``), timed over n beside the sequential transfers of each.
 
 A GPU runs in float16, a CPU in float32. The sizes are ``PLANS``: "full", the default on a
 GPU, is sized for a few minutes on a T4 or larger; "quick", the default elsewhere, runs in
@@ -41,11 +43,11 @@ from tqdm.auto import tqdm
 from . import bench, devices, runtime, training_step
 from .checks import require_bool, require_choice
 from .decoding import Decoder, State
-from .formulas import budget, costs, decode, traffic
+from .formulas import budget, costs, decode, paths, traffic
 from .measure.budget import step_memory
 from .models import build
 from .registry import PRECISIONS, RUN_SIZES, dtype_name
-from .specs import RNN, Transformer
+from .specs import RNN, LinearRecurrence, Transformer
 
 SDPA_SHAPE = (1, 4, 256, 64)  # (B, h, n, d_k) of the backend probe: a head size all kernels take
 STATUSES = ("runs", "unsupported")
@@ -67,14 +69,16 @@ class Plan:
     attention: tuple  # roofline: (n, h, d_k) of one attention core
     profile_nbytes: int  # bytes per tensor of the triad that measures β
     profile_n: int  # matrix size of the matmul that measures P
+    scan_ns: tuple  # lengths of the loop-against-scan timing (d = 64, batch 8)
 
 
 PLANS = {  # one per run size of registry.RUN_SIZES
     "quick": Plan((32, 64, 128), 0.02, 128, 2, 256, Transformer(256, 4, 1024, 2), (256, 2048),
-                  (512, 256, 1024), (512, 4, 64), 32 * 2**20, 512),
+                  (512, 256, 1024), (512, 4, 64), 32 * 2**20, 512, (16, 256)),
     # full: a few minutes on a T4; the recurrences' step loops at n = 8192 take most of it
     "full": Plan((512, 2048, 8192), 0.1, 2048, 4, 2048, Transformer(1024, 16, 4096, 4),
-                 (1024, 8192, 32768), (8192, 1024, 4096), (4096, 16, 64), 2**30, 8192),
+                 (1024, 8192, 32768), (8192, 1024, 4096), (4096, 16, 64), 2**30, 8192,
+                 (256, 4096, 65536)),
 }  # fmt: skip
 
 
@@ -335,8 +339,20 @@ def training_records(size: str, dev, progress: bool = True) -> list:
     return out
 
 
+def scan_records(size: str, dev) -> list:
+    """One layer of LinearRecurrence(64) by loop and by scan at batch 8 over ``Plan.scan_ns``:
+    ``bench.loop_against_scan``'s rows, each with the sequential transfers of both and the
+    device's name."""
+    plan = _plan(size)
+    loop, scan = (LinearRecurrence(64, 1, scan=flag) for flag in (False, True))
+    return [{**row, "loop_steps": paths.sequential_steps(loop, row["n"]),
+             "scan_steps": paths.sequential_steps(scan, row["n"]), "device": device_name(dev)}
+            for row in bench.loop_against_scan(plan.scan_ns, 64, 8, dev,
+                                               plan.min_run_time)]  # fmt: skip
+
+
 def run(size: str | None = None, progress: bool = True) -> dict:
-    """Run the four checks on ``runtime.device()`` at `size` (default ``runtime.size``: "full"
+    """Run the five checks on ``runtime.device()`` at `size` (default ``runtime.size``: "full"
     on a GPU, "quick" elsewhere); the report as a dict of JSON types (module docstring)."""
     if size is not None:
         require_choice("size", size, RUN_SIZES)
@@ -345,7 +361,7 @@ def run(size: str | None = None, progress: bool = True) -> dict:
     size = size or runtime.size(dev)
     plan, dtype = PLANS[size], torch.float16 if dev.type == "cuda" else torch.float32
     started = time.perf_counter()
-    checks = tqdm(total=4, desc=f"gpu-report ({size})", disable=not progress)
+    checks = tqdm(total=5, desc=f"gpu-report ({size})", disable=not progress)
     with runtime.threads(1 if dev.type == "cpu" else torch.get_num_threads()):
         report = {"size": size, "dtype": dtype_name(dtype), "device": device_info(dev)}
         report["sdpa"] = sdpa_backends(dev, dtype)
@@ -360,6 +376,8 @@ def run(size: str | None = None, progress: bool = True) -> dict:
         report["roofline"] = roofline_records(size, dev, dtype, profiles)
         checks.update()
         report["training"] = training_records(size, dev, progress)
+        checks.update()
+        report["scan"] = scan_records(size, dev)
         checks.update()
     checks.close()
     report["wall_s"] = time.perf_counter() - started
@@ -427,6 +445,8 @@ def summary(report: dict) -> str:
                  f"{_span(r['measured_over_bound'] for r in roof)}")
     lines.append(f"training steps: {len(report['training'])}; measured peak / modelled peak "
                  f"{_span(r['measured_over_modelled'] for r in report['training'])}")
+    lines.append(f"loop / scan time of a linear recurrence: "
+                 f"{_span(r['ratio'] for r in report['scan'])}")
     return "\n".join(lines)
 
 
@@ -476,6 +496,11 @@ def measured_tables(report: dict) -> dict:
              "modelled peak (MiB)": _mib(r["modelled_total"]),
              "measured / modelled": _x(r["measured_over_modelled"], 3)}
             for r in report["training"]],
+        f"A linear recurrence {on}: loop against scan (d = 64, batch 8)": [
+            {"n": r["n"], "loop steps": r["loop_steps"], "scan steps": r["scan_steps"],
+             "loop (ms)": _ms(r["loop_s"]), "scan (ms)": _ms(r["scan_s"]),
+             "loop / scan": _x(r["ratio"])}
+            for r in report["scan"]],
     }  # fmt: skip
 
 
@@ -511,10 +536,17 @@ def predicted_tables(gpu: str = "t4", size: str = "full") -> dict:
         training.append({"model": arch, "n": plan.train_n, "batch": plan.train_batch,
                          "modelled peak (MiB)": _mib(model.total), "peak phase": model.phase,
                          "fits": model.total <= memory})  # fmt: skip
+    loop, scan = (LinearRecurrence(64, 1, scan=flag) for flag in (False, True))
+    steps = [{"n": n, "loop steps": paths.sequential_steps(loop, n),
+              "scan steps": paths.sequential_steps(scan, n),
+              "loop combine FLOPs": costs.forward_flops_by_component(loop, n, 8)["recurrent"],
+              "scan combine FLOPs": costs.forward_flops_by_component(scan, n, 8)["recurrent"]}
+             for n in plan.scan_ns]  # fmt: skip
     return {
         f"Predicted on {gpu} (datasheet), float16: one forward pass at batch 1": forward,
         f"Predicted on {gpu}: one layer's explicit attention weights, float16": weights,
         f"Predicted on {gpu}: one mixed-fp16 Adam training step, CUDA's autocast lists": training,
+        "Counted, on any device: a linear recurrence (d = 64, batch 8), loop against scan": steps,
     }
 
 
