@@ -55,6 +55,19 @@ HYBRIDS = [
     pc.Hybrid(4, pc.Transformer(d_model=4, heads=1, d_ff=8, layers=1, causal=False)),
 ]
 BOUNDED = [spec for spec in HYBRIDS if pc.receptive_field(spec) != math.inf]
+# "Beyond the four": prefix-sum attention (L = 1 back to the start) and the diagonal
+# recurrence (L = Δ). Its path length is measured by stepping the layer's transfers (as an
+# RNN's), its receptive field and dependency matrix through the module: loop or scan
+LINEAR = [
+    pc.LinearAttention(d_model=4, heads=2, d_ff=8, layers=1),
+    pc.LinearAttention(d_model=4, heads=1, d_ff=8, layers=2),
+    pc.LinearAttention(d_model=4, heads=2, d_ff=8, layers=2, positional=True),
+    *(
+        pc.LinearRecurrence(d_model=4, layers=layers, scan=scan)
+        for layers in (1, 2)
+        for scan in (False, True)
+    ),
+]
 KERNELS = ["explicit", "sdpa"]
 
 
@@ -79,7 +92,7 @@ def measured(spec, n, attention="explicit"):
     return table(lambda i, j: jacobians.path_length(spec, n, i, j, attention), n)
 
 
-@pytest.mark.parametrize("spec", RECURRENT + CNNS, ids=repr)
+@pytest.mark.parametrize("spec", RECURRENT + CNNS + LINEAR, ids=repr)
 def test_measured_path_length_equals_the_formula(spec):
     n = 13
     assert measured(spec, n) == table(lambda i, j: formula(spec, i, j), n)
@@ -105,7 +118,7 @@ def test_measured_hybrid_path_length_equals_the_formula(spec, attention):
 
 
 @pytest.mark.parametrize(
-    "spec", RECURRENT + CNNS + OVERSHOOTING + WINDOWED + FULL + HYBRIDS, ids=repr
+    "spec", RECURRENT + CNNS + OVERSHOOTING + WINDOWED + FULL + HYBRIDS + LINEAR, ids=repr
 )
 def test_measured_path_length_equals_the_search_of_the_routing_graph(spec):
     n = 13
@@ -149,7 +162,7 @@ def test_measured_hybrid_receptive_field_is_whole_groups_of_s(spec):
 
 
 @pytest.mark.parametrize(
-    "spec", RECURRENT + FULL + [s for s in HYBRIDS if s not in BOUNDED], ids=repr
+    "spec", RECURRENT + FULL + [s for s in HYBRIDS if s not in BOUNDED] + LINEAR, ids=repr
 )
 def test_recurrences_and_full_attention_read_the_whole_sequence(spec):
     assert pc.receptive_field(spec) == math.inf
@@ -216,7 +229,7 @@ def test_bad_input_is_refused_by_name(call, name):
 # --- the dependency matrix of "Receptive fields" ------------------------------------------
 
 
-@pytest.mark.parametrize("spec", RECURRENT + CNNS + WINDOWED + FULL + HYBRIDS, ids=repr)
+@pytest.mark.parametrize("spec", RECURRENT + CNNS + WINDOWED + FULL + HYBRIDS + LINEAR, ids=repr)
 def test_dependency_matrix_is_nonzero_exactly_at_the_offsets_the_formula_reaches(spec):
     n = 13
     nonzero = (jacobians.dependency_matrix(spec, n) != 0).tolist()  # nonzero[j][i]

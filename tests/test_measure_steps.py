@@ -59,13 +59,38 @@ HYBRIDS = [  # the front end's one step, then the body's steps on ceil(n / s) to
         (2, pc.Transformer(8, 4, 16, 1, kv_heads=2, positional=True), 6, "explicit"),
     ]
 ]
+BEYOND = [  # "Beyond the four": linear attention, the linear recurrence by loop and by scan
+    *((pc.LinearAttention(4, 2, 8, layers), n, "explicit") for layers in (1, 2, 3) for n in (1, 6)),
+    (pc.LinearAttention(4, 2, 8, 2, positional=True), 9, "explicit"),  # positions: constants
+    *(
+        (pc.LinearRecurrence(4, layers, scan=scan), n, "explicit")
+        for scan in (False, True)
+        for layers in (1, 2, 3)
+        for n in (1, 2, 3, 4, 5, 7, 9, 16, 17, 23, 33, 40)  # non-powers of two pad and crop
+    ),
+]
 
 
 @pytest.mark.parametrize(
-    "spec, n, attention", RECURRENT + CNNS + TRANSFORMERS + HYBRIDS, ids=repr
+    "spec, n, attention", RECURRENT + CNNS + TRANSFORMERS + HYBRIDS + BEYOND, ids=repr
 )
 def test_measured_steps_equal_the_formula(spec, n, attention):
     assert pc.sequential_steps(spec, n) == sequential_steps(spec, n, attention)
+
+
+def test_the_irregular_steps_of_a_stack_of_scans_are_measured():
+    """Each layer pads to a power of two and crops, so a stack's S follows no simple form."""
+    measured = {
+        layers: [
+            sequential_steps(pc.LinearRecurrence(2, layers, scan=True), n) for n in range(1, 10)
+        ]
+        for layers in (1, 2, 3)
+    }
+    assert measured == {
+        1: [0, 1, 2, 2, 4, 4, 4, 4, 6],
+        2: [0, 2, 4, 4, 6, 6, 7, 7, 10],
+        3: [0, 3, 5, 6, 8, 8, 9, 10, 13],
+    }
 
 
 class Twice(nn.Module):
@@ -108,8 +133,29 @@ class Apply(nn.Module):
 
 
 def test_an_unknown_op_is_refused_by_name():
-    with pytest.raises(ValueError, match="cumsum"):
-        longest_chain(Apply(lambda x, y: y.cumsum(0)), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="cumprod"):
+        longest_chain(Apply(lambda x, y: y.cumprod(0)), torch.randn(3, 4))
+
+
+class Prefix(nn.Module):
+    """Position `deep` through three Linear layers, the others through one; a prefix sum over
+    positions; then one more Linear layer on position `read` of the sums."""
+
+    def __init__(self, deep: int, read: int):
+        super().__init__()
+        self.deep, self.read, self.a, self.b = deep, read, nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x):  # x: (n, 4)
+        rows = [self.a(row) for row in x.unbind(0)]
+        rows[self.deep] = self.a(self.a(rows[self.deep]))
+        return self.b(torch.stack(rows).cumsum(0)[self.read])
+
+
+def test_a_prefix_sum_reads_every_earlier_position_and_adds_no_product():
+    x = torch.randn(5, 4)
+    assert longest_chain(Prefix(deep=0, read=4), x) == 4  # the sum at 4 reads position 0: 3 + 1
+    assert longest_chain(Prefix(deep=4, read=0), x) == 3  # the sum at 0 reads no later position
+    assert longest_chain(Prefix(deep=2, read=2), x) == 4
 
 
 def test_an_in_place_op_that_changes_depths_is_refused():

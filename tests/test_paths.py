@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pathcost as pc
+from pathcost.formulas.scan import scan_combines, scan_depth, scan_levels
 
 SPECS = [
     pc.RNN(d_model=4),
@@ -30,6 +31,12 @@ SPECS = [
     pc.Hybrid(3, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1)),
     pc.Hybrid(2, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=2, window=1)),
     pc.Hybrid(4, pc.Transformer(d_model=4, heads=2, d_ff=8, layers=1, causal=False)),
+    *(pc.LinearAttention(d_model=4, heads=2, d_ff=8, layers=layers) for layers in (1, 2, 3)),
+    *(
+        pc.LinearRecurrence(d_model=4, layers=layers, scan=scan)
+        for layers in (1, 2, 3)
+        for scan in (False, True)
+    ),
 ]
 
 
@@ -66,6 +73,46 @@ def test_a_hybrid_pays_one_hop_into_its_token_and_then_its_body_between_tokens()
     assert pc.paths.look_ahead(pc.Transformer(8, 2, 8, 2, window=3, causal=False)) == 6
     assert pc.paths.look_ahead(pc.Transformer(8, 2, 8, 2, causal=False)) == math.inf
     assert pc.paths.look_ahead(pc.Hybrid(1, pc.LSTM(4))) == 0
+
+
+def test_beyond_the_four_on_axis_1():
+    attend = pc.LinearAttention(d_model=8, heads=2, d_ff=8, layers=3)
+    assert [pc.path_length(attend, d) for d in (0, 1, 1023)] == [1, 1, 1]
+    assert pc.paths.path_length_between(attend, 5, 4) == math.inf  # causal
+    assert [pc.sequential_steps(attend, n) for n in (1, 1024)] == [3, 3]
+    for scan in (False, True):
+        recur = pc.LinearRecurrence(d_model=8, layers=2, scan=scan)
+        assert [pc.path_length(recur, d) for d in (0, 1, 1023)] == [0, 1, 1023]
+        assert pc.paths.path_length_between(recur, 5, 4) == math.inf
+    for spec in (attend, recur):
+        assert pc.receptive_field(spec) == math.inf and pc.paths.look_ahead(spec) == 0
+    assert pc.sequential_steps(pc.LinearRecurrence(8, 3), 1024) == 1026  # the loop's wavefront
+    # the routing graphs are those of a causal full-attention stack and of an RNN
+    full = pc.Transformer(d_model=8, heads=2, d_ff=8, layers=3)
+    assert pc.routing_graph(attend, 9) == pc.routing_graph(full, 9)
+    assert pc.routing_graph(recur, 9) == pc.routing_graph(pc.RNN(d_model=8, layers=2), 9)
+
+
+def test_one_scan_layer_has_the_closed_form_and_a_stack_is_bounded_by_it():
+    one = [pc.sequential_steps(pc.LinearRecurrence(4, scan=True), n) for n in range(1, 300)]
+    assert one[:2] == [0, 1]
+    assert one[2:] == [2 * math.ceil(math.log2(n)) - 2 for n in range(3, 300)]
+    edges = sorted({2**k + e for k in range(9, 17) for e in (-1, 0, 1)})  # around N = 2^m
+    assert [scan_depth(n) for n in edges] == [2 * math.ceil(math.log2(n)) - 2 for n in edges]
+    assert scan_depth(2**20) == 38 and scan_depth(2**20 + 1) == 40  # O(N) on integers
+    for layers in (2, 3, 4):
+        for n in range(2, 200):
+            stack = pc.sequential_steps(pc.LinearRecurrence(4, layers, scan=True), n)
+            # each layer adds at most one layer's chain, and at least one combine
+            assert one[n - 1] + layers - 1 <= stack <= layers * one[n - 1], (layers, n)
+
+
+def test_the_scan_runs_more_combines_on_fewer_levels_than_the_loop():
+    assert [scan_combines(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [0, 1, 4, 4, 11, 11, 26]
+    assert [scan_levels(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [0, 1, 3, 3, 5, 5, 7]
+    for n in range(3, 300):  # the longest chain skips one level: the total at N - 1
+        assert scan_depth(n) == scan_levels(n) - 1
+        assert n <= scan_combines(n) < 4 * n
 
 
 def test_the_article_traces():
@@ -140,6 +187,11 @@ def test_undilated_path_length_matches_layers_to_cover(distance, kernel):
         (lambda: pc.shortest_path(pc.RNN(d_model=4), 4, 0, 4), "j"),
         (lambda: pc.paths.path_length_between(pc.RNN(d_model=4), -1, 3), "i"),
         (lambda: pc.paths.look_ahead("cnn"), "spec"),
+        (lambda: pc.sequential_steps(pc.LinearRecurrence(4, scan=True), 0), "n"),
+        (lambda: scan_depth(4, layers=0), "layers"),
+        (lambda: scan_depth(2.0), "n"),
+        (lambda: scan_combines(0), "n"),
+        (lambda: scan_levels(True), "n"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

@@ -110,7 +110,7 @@ def scan(a, u):
     every element i with i + 1 an odd multiple of 2^k (but the first) combines with
     i - 2^k. A combine of a segment of length 2^k after a prefix b is a^(2^k) ⊙ b + own,
     one ``addcmul``; the decay powers a^(2^k) are squared once per level (d wide, no n).
-    2N - m - 2 combines in all (the loop does n), on 2m - 1 levels.
+    2N - m - 2 combines in all (the loop does n), on 2m - 1 levels (none at n = 1).
     """
     n = u.shape[1]
     m = (n - 1).bit_length()  # ceil(log2 n); 0 for n = 1

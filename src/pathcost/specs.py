@@ -188,7 +188,8 @@ class LinearRecurrence:
     (a, b) ∘ (a', b') = (a a', a' b + b') is associative and the n states can be computed
     by a parallel scan. scan=False runs the loop, one state transfer per position (n
     sequential steps); scan=True runs the Brent-Kung scan (``linear.scan``), whose longest
-    chain is 2 ceil(log2 n) - 2 combines for n >= 3: the same outputs to float rounding.
+    chain in one layer is 2 ceil(log2 n) - 2 combines for n >= 3 (a stack:
+    ``formulas.scan.scan_depth``): the same outputs to float rounding.
     """
 
     d_model: int

@@ -28,14 +28,29 @@ Conventions (stated once, used by every function, derived in "Routing graphs"):
   their groups of s, not on Δ alone (``path_length_between``); ``path_length(spec, distance)``
   takes i at the start of its group, j = i + Δ. S, R and look-ahead count positions of the
   input, not tokens.
+- Beyond the four: LinearAttention routes as causal full attention (every layer reads all
+  earlier positions through its prefix sums); LinearRecurrence as an RNN, its S counted in
+  state transfers, by the loop or by the Brent-Kung scan (``formulas.scan``).
 """
 
 import math
 
 from ..checks import require_bool, require_non_negative, require_positive
 from ..registry import require_spec
-from ..specs import CNN, LSTM, RNN, Hybrid, Transformer, dilations
+from ..specs import (
+    CNN,
+    LSTM,
+    RNN,
+    Hybrid,
+    LinearAttention,
+    LinearRecurrence,
+    Transformer,
+    dilations,
+)
 from .costs import downsampled_length
+from .scan import scan_depth
+
+_RECURRENCES = (RNN, LSTM, LinearRecurrence)  # one state transfer per position: L = Δ
 
 
 def _conv_taps(kernel: int, dilation: int, causal: bool) -> range:
@@ -73,21 +88,22 @@ def _shift_union(mask: int, taps) -> int:
 def path_length(spec, distance: int) -> int | float:
     """Path length L(Δ): position-moving hops from input i to output j, ``Δ = |i - j|``.
 
-    Derived in "Routing graphs". RNN, LSTM: L = Δ. Transformer: L = 1 with full attention,
-    ceil(Δ / w) with window radius w. CNN: the fewest bottom layers whose offsets reach Δ,
-    ceil(Δ / (k - 1)) for a causal stack without dilation. Hybrid: from i = 0 to j = Δ,
-    1 + L_then(floor(Δ / s)) (1 at floor(Δ / s) = 0; see ``path_length_between``).
-    ``math.inf`` if unreachable. `distance` is Δ.
+    Derived in "Routing graphs" and "Beyond the four". RNN, LSTM, LinearRecurrence (loop or
+    scan: the same function): L = Δ. Transformer: L = 1 with full attention, ceil(Δ / w)
+    with window radius w; LinearAttention: L = 1. CNN: the fewest bottom layers whose
+    offsets reach Δ, ceil(Δ / (k - 1)) for a causal stack without dilation. Hybrid: from
+    i = 0 to j = Δ, 1 + L_then(floor(Δ / s)) (1 at floor(Δ / s) = 0; see
+    ``path_length_between``). ``math.inf`` if unreachable. `distance` is Δ.
     """
     require_spec(spec)
     require_non_negative(distance=distance)
     if isinstance(spec, Hybrid):
         return path_length_between(spec, 0, distance)
-    if isinstance(spec, (RNN, LSTM)):
+    if isinstance(spec, _RECURRENCES):
         return distance
     if isinstance(spec, CNN):
         return _cnn_prefix_depth(spec, distance)
-    if spec.window is None:
+    if isinstance(spec, LinearAttention) or spec.window is None:
         return 1
     needed = max(1, math.ceil(distance / spec.window))
     return needed if needed <= spec.layers else math.inf
@@ -121,13 +137,17 @@ def sequential_steps(spec, n: int) -> int:
     Derived in "Routing graphs". With D = ``layers``: RNN, LSTM: S = n + D - 1 (cell (l, t)
     waits for (l, t-1) and (l-1, t), a wavefront; PyTorch runs layer after layer, n D
     launches). CNN, Transformer: S = D, whatever n is. Hybrid: S = 1 + S_then(ceil(n / s)), its
-    strided convolution first, then its body on the tokens.
+    strided convolution first, then its body on the tokens. "Beyond the four":
+    LinearAttention S = D (a prefix sum is additions); LinearRecurrence, in state transfers,
+    n + D - 1 by the loop, ``scan.scan_depth(n, D)`` by the scan (2 ceil(log2 n) - 2 at D = 1).
     """
     require_spec(spec)
     require_positive(n=n)
     if isinstance(spec, Hybrid):
         return 1 + sequential_steps(spec.then, downsampled_length(n, spec.stride))
-    if isinstance(spec, (RNN, LSTM)):
+    if isinstance(spec, LinearRecurrence) and spec.scan:
+        return scan_depth(n, spec.layers)
+    if isinstance(spec, _RECURRENCES):
         return n + spec.layers - 1
     return spec.layers
 
@@ -137,8 +157,8 @@ def receptive_field(spec) -> int | float:
 
     Derived in "Receptive fields". CNN: R = 1 + (k - 1) Σ δ_l, causal or centred. Windowed
     Transformer of D layers and window radius w: R = 1 + w D (causal), 1 + 2 w D (both sides).
-    RNN, LSTM and full attention: unbounded, ``math.inf``. Hybrid: R = s R_then, whole
-    groups of s positions (``math.inf`` when R_then is).
+    RNN, LSTM, full attention, LinearAttention, LinearRecurrence: unbounded, ``math.inf``.
+    Hybrid: R = s R_then, whole groups of s positions (``math.inf`` when R_then is).
     """
     require_spec(spec)
     if isinstance(spec, Hybrid):
@@ -154,12 +174,13 @@ def receptive_field(spec) -> int | float:
 def look_ahead(spec) -> int | float:
     """The most positions after j that output j reads: 0 for a causal spec.
 
-    Derived in "Cutting the n^2". Centred CNN: (k - 1) / 2 Σ δ_l; non-causal Transformer of
-    D layers: w D with a window of radius w, ``math.inf`` with full attention. Hybrid of
-    stride s: s (ahead_then + 1) - 1, with ahead_then the look-ahead of its body `then`,
-    reached at the first position of a group (output j reads s - 1 - (j mod s) positions
-    ahead of it inside its own token, and s ahead_then more through the body): s - 1 for a
-    causal `then`, so causal at token granularity only.
+    Derived in "Cutting the n^2"; 0 for LinearAttention and LinearRecurrence ("Beyond the
+    four"). Centred CNN: (k - 1) / 2 Σ δ_l; non-causal Transformer of D layers: w D with a
+    window of radius w, ``math.inf`` with full attention. Hybrid of stride s:
+    s (ahead_then + 1) - 1, with ahead_then the look-ahead of its body `then`, reached at
+    the first position of a group (output j reads s - 1 - (j mod s) positions ahead of it
+    inside its own token, and s ahead_then more through the body): s - 1 for a causal
+    `then`, so causal at token granularity only.
     """
     require_spec(spec)
     if isinstance(spec, Hybrid):
@@ -216,7 +237,8 @@ def covering_cnn(
 def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
     """Edges (source, target, hops) of the unrolled computation graph on n positions.
 
-    Derived in "Routing graphs". Nodes are (layer, position), layer 0 being the input.
+    Derived in "Routing graphs". Nodes are (layer, position), layer 0 being the input; a
+    LinearRecurrence's are an RNN's, a LinearAttention's a causal full-attention stack's.
     An edge's hops is what it adds to the path length L: 1 for every layer edge of a stack
     and for the state edge (l, t-1) -> (l, t) of a recurrence, 0 for a recurrence's input
     edge (l-1, t) -> (l, t), which moves nothing. A Hybrid of stride s keeps input
@@ -232,7 +254,7 @@ def routing_graph(spec, n: int) -> list[tuple[tuple[int, int], tuple[int, int], 
     if isinstance(spec, Hybrid):
         return _hybrid_graph(spec, n)
     edges = []
-    if isinstance(spec, (RNN, LSTM)):
+    if isinstance(spec, _RECURRENCES):
         for layer in range(1, spec.layers + 1):
             for t in range(n):
                 edges.append(((layer - 1, t), (layer, t), 0))
@@ -264,6 +286,8 @@ def _sources(spec, layer: int, t: int, n: int) -> list[int]:
     if isinstance(spec, CNN):
         taps = _conv_taps(spec.kernel, spec.dilation_schedule[layer - 1], spec.causal)
         return [t - o for o in taps if 0 <= t - o < n]
+    if isinstance(spec, LinearAttention):  # the prefix sums: every earlier position
+        return list(range(t + 1))
     reach = n if spec.window is None else spec.window
     first, last = t - reach, (t if spec.causal else t + reach)
     return list(range(max(first, 0), min(last, n - 1) + 1))
