@@ -27,6 +27,16 @@ def test_two_axis_map_fills_measured_points_only():
     assert ax.get_xscale() == ax.get_yscale() == "log"
 
 
+def test_two_axis_map_marks_the_windowed_and_the_linear_models_apart():
+    specs = [pc.LSTM(8), pc.Transformer(8, 2, 16, 1, window=4), pc.LinearAttention(8, 2, 16, 1),
+             pc.LinearRecurrence(8, scan=True)]  # fmt: skip
+    ax = pc.plots.advisor.two_axis_map([(s, 1 + i, 10 * (1 + i), False) for i, s in
+                                        enumerate(specs)])  # fmt: skip
+    assert [line.get_marker() for line in ax.lines] == ["o", "s", "D", "D"]
+    assert [line.get_color() for line in ax.lines] == [pc.registry.colour(s) for s in specs]
+    assert ax.lines[2].get_label() == "Linear attention (formula)"
+
+
 @pytest.mark.parametrize("draw", [lambda: pc.plots.advisor.decision_matrix([], 512),
                                   lambda: pc.plots.advisor.two_axis_map([])])
 def test_nothing_to_draw_is_refused(draw):

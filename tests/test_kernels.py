@@ -134,6 +134,66 @@ def test_executed_flops_scale_with_batch_and_leave_other_architectures_alone():
         assert executed == pc.forward_flops(other, 40, 2)
 
 
+BEYOND = [pc.LinearAttention(16, 4, 24, 2), pc.LinearAttention(12, 1, 8, 1),
+          pc.LinearRecurrence(16, 2), pc.LinearRecurrence(16, 2, scan=True),
+          pc.LinearAttention(16, 2, 24, 1, positional=True)]  # fmt: skip
+
+
+@pytest.mark.parametrize("attention", ["explicit", "sdpa"])
+@pytest.mark.parametrize("spec,n,batch", [(s, n, b) for s in BEYOND for n, b in [(1, 1), (3, 2),
+                                                                             (33, 3)]], ids=repr)
+def test_the_linear_models_execute_exactly_what_the_flop_counter_counts(spec, n, batch, attention):
+    # no (query, key) pairs, so no causal tiles: either kernel runs the counted products
+    with torch.device("meta"):
+        counted = pc.measure.flops(pc.build(spec, attention), torch.empty(batch, n, spec.d_model))
+    assert kernels.executed_forward_flops(spec, n, batch, attention) == counted > 0
+
+
+class _OneTransfer(torch.nn.Module):
+    """The real state transfer of ``linear.DiagonalRecurrence``, on a held state h_(t-1)."""
+
+    def __init__(self, d, batch, dtype):
+        super().__init__()
+        self.recurrence = pc.linear.DiagonalRecurrence(d, parallel=False).to(dtype)
+        self.register_buffer("h", torch.zeros(batch, d, dtype=dtype))
+        self.register_buffer("a", self.recurrence.decays().detach())  # as the loop: once
+
+    def forward(self, u):
+        return self.recurrence.transfer(u, self.h, self.a)
+
+
+@pytest.mark.parametrize("d,batch,dtype", [(1, 1, torch.float32), (8, 3, torch.float16),
+                                           (64, 2, torch.bfloat16), (5, 4, torch.float64)])
+def test_one_state_transfer_is_the_flops_and_bytes_of_its_addcmul_measured(d, batch, dtype):
+    spec, module = pc.LinearRecurrence(d), _OneTransfer(d, batch, dtype)
+    u = torch.randn(batch, d).to(dtype)
+    assert kernels.state_transfer_flops(spec, batch) == pc.measure.flops(module, u)
+    with pc.measure.traffic.TrafficCounter() as counter:
+        module(u)
+    assert [name for name, _ in counter.ops] == ["aten.addcmul"]
+    assert kernels.state_transfer_bytes(spec, batch, dtype) == counter.total
+
+
+@pytest.mark.parametrize("n,batch", [(1, 1), (7, 2), (33, 3)])
+def test_the_loop_runs_n_transfers_and_every_level_of_the_scan_one_at_least(n, batch):
+    d, dtype = 8, torch.float16
+    for scan in (False, True):
+        spec = pc.LinearRecurrence(d, scan=scan)
+        module, x = pc.build(spec).to(dtype), torch.randn(batch, n, d).to(dtype)
+        counts = pc.measure.flops_by_component(module, x)
+        with torch.no_grad(), pc.measure.traffic.TrafficCounter() as counter:
+            module(x)
+        moved = [bytes for name, bytes in counter.ops if name == "aten.addcmul"]
+        one = kernels.state_transfer_bytes(spec, batch, dtype)
+        if not scan:  # n transfers, one after another, each exactly one
+            assert moved == [one] * n
+            assert counts["recurrent"] == n * kernels.state_transfer_flops(spec, batch)
+        else:  # each level's combine covers at least one position of the state
+            assert all(level >= one for level in moved)
+            assert counts.get("recurrent", 0) >= len(moved) * kernels.state_transfer_flops(
+                spec, batch)
+
+
 @pytest.mark.parametrize("d_ff", [24, 256, 511, 600, 2048])
 def test_causal_crossover_is_the_first_n_whose_executed_products_pass_the_ffn(d_ff):
     spec = pc.Transformer(64, 4, d_ff, 1)
@@ -210,6 +270,17 @@ BAD = [
     (kernels.tiled_causal_pairs, dict(n=4, q_tile=0, kv_tile=2), "q_tile"),
     (kernels.tiled_causal_pairs, dict(n=4, q_tile=2, kv_tile=1.5), "kv_tile"),
     (kernels.executed_attention_flops, dict(spec=pc.RNN(8), n=4), "spec"),
+    (kernels.executed_attention_flops, dict(spec=BEYOND[0], n=4), "spec"),
+    (kernels.executed_forward_flops, dict(spec=BEYOND[0], n=0), "n"),
+    (kernels.executed_forward_flops, dict(spec=BEYOND[2], n=4, batch=0), "batch"),
+    (kernels.causal_crossover, dict(spec=BEYOND[0]), "spec"),
+    (kernels.window_scores, dict(spec=BEYOND[0], n=4), "spec"),
+    (kernels.banded_scores, dict(spec=BEYOND[0], n=4), "spec"),
+    (kernels.state_transfer_flops, dict(spec=pc.LSTM(8)), "spec"),
+    (kernels.state_transfer_flops, dict(spec=BEYOND[2], batch=0), "batch"),
+    (kernels.state_transfer_bytes, dict(spec=BEYOND[0]), "spec"),
+    (kernels.state_transfer_bytes, dict(spec=BEYOND[3], batch=-1), "batch"),
+    (kernels.state_transfer_bytes, dict(spec=BEYOND[3], dtype=torch.int8), "dtype"),
     (kernels.executed_attention_flops, dict(spec=SPECS[0], n=0), "n"),
     (kernels.executed_attention_flops, dict(spec=SPECS[0], n=4, batch=0), "batch"),
     (kernels.executed_attention_flops, dict(spec=SPECS[0], n=4, attention="flash"), "attention"),

@@ -3,7 +3,8 @@
 ``profiles`` measures what the data asks for (length percentiles, padding, attention bytes,
 the memory of a series, where a trained attention model looks); ``corpus`` reads lengths and
 bracket spans from the standard library's source or the reader's files; ``choice.recommend`` turns
-a span, a length, a budget and a latency target into a choice, with its reasons.
+a span, a length, a budget and a latency target into a choice, with its reasons, among the
+candidates whose two axes ``estimates.estimate`` prices (the two of "Beyond the four" included).
 """
 
 from .choice import THRESHOLDS, Reason, Recommendation, recommend

@@ -3,19 +3,30 @@
 Derived in "Choosing a model". The article's selection workflow as one function. Each
 candidate is sized so its path reaches the span: the CNN by ``paths.covering_cnn``
 (dilations δ_l = 2^(l-1)), a windowed Transformer with enough layers of its window; the others
-reach any span. Both axes are then estimated with the package: path length at the span,
-sequential steps, the whole training step (``formulas.budget``) against the budget, the
-decode state, and roofline bounds on the device (``devices``). A candidate that does not
-fit, misses the latency target or needs a deeper CNN than allowed is ruled out, with its
-number; the rest are ranked: below the long-span threshold by the time bound of a
-training step, or of one sequence's forward for inference (every candidate reaches the
-span), at or above it by path length at the span, then by time (ties: the smaller
+reach any span. Both axes are then estimated with the package (``advisor.estimates``): path
+length at the span, sequential steps, the whole training step (``formulas.budget``) against
+the budget, the decode state, and roofline bounds on the device (``devices``). A candidate
+that does not fit, misses the latency target or needs a deeper CNN than allowed is ruled
+out, with its number; the rest are ranked: below the long-span threshold by the time bound
+of a training step, or of one sequence's forward for inference (every candidate reaches
+the span), at or above it by path length at the span, then by time (ties: the smaller
 memory). The quadrant is the article's 2 x 2 matrix:
 span small or large, budget small or large (whether explicit full attention fits).
 
 The hybrid candidate is ``specs.Hybrid(stride, LSTM)``: a strided convolution, then an
 LSTM on the shorter sequence. It does not decode one position at a time, so its decode
 state is None and, for inference, its memory is the weights and one forward's output.
+
+The two candidates of "Beyond the four" (registry flag ``beyond``) are linear attention,
+sized like the Transformer (path length 1, O(n d d_k) work, a decode state of D h d_k
+(d_k + 1) numbers per sequence), and one linear recurrence layer computed by its scan
+(path length Δ like an RNN, 2 ceil(log2 n) - 2 sequential steps, a decode state of D B d).
+Both hold the whole prefix in a state of fixed size, a loss the advisor cannot price
+(accuracy is not among its inputs; "Beyond the four" measures it). So they rank after the
+other candidates where those are as good on the first key: at the same path length (a
+long span), or whenever one of the others is left (a short span). They are chosen where
+the others cannot serve: full attention does not fit and every other path is longer
+(linear attention at a long span), or a latency target rules the others out.
 """
 
 from dataclasses import dataclass
@@ -23,9 +34,10 @@ from dataclasses import dataclass
 from .. import devices
 from ..checks import require_bool, require_choice, require_positive, require_real
 from ..formulas import budget as training_budget
-from ..formulas import costs, decode, kernels, paths, traffic
-from ..registry import DTYPES
-from ..specs import LSTM, RNN, Hybrid, Transformer, body
+from ..formulas import paths
+from ..registry import architecture
+from ..specs import LSTM, Hybrid, LinearAttention, LinearRecurrence, Transformer
+from .estimates import CHOICES, PRECISIONS, estimate
 
 # The thresholds, by name; each comment names the chapter whose measurement bears on it.
 THRESHOLDS = {
@@ -41,8 +53,7 @@ THRESHOLDS = {
     "small_data": 50_000,
 }
 TRANSFORMERS = ("transformer", "transformer-fused", "windowed-transformer")
-CHOICES = ("lstm", "cnn", "transformer", "transformer-fused", "windowed-transformer", "hybrid")
-PRECISIONS = {"bf16": "mixed-bf16", "fp16": "mixed-fp16", "fp32": "fp32"}  # dtype -> training
+BEYOND = "Beyond the four"  # the chapter that derives the two linear candidates' numbers
 
 
 @dataclass(frozen=True)
@@ -87,72 +98,9 @@ def candidates(span: int, d_model: int, heads: int, limits: dict) -> dict:
         "windowed-transformer": Transformer(d_model, heads, 4 * d_model,
                                             max(layers, -(-span // w)), window=w),
         "hybrid": Hybrid(limits["stride"], LSTM(d_model, layers=1)),
+        "linear-attention": LinearAttention(d_model, heads, 4 * d_model, layers),
+        "linear-recurrence": LinearRecurrence(d_model, layers=1, scan=True),
     }  # fmt: skip
-
-
-def _bound(flops: float, moved: float, profile, dtype: str) -> float:
-    """The roofline bound; where the table states no peak for dtype, the memory term alone
-    (M_moved / β, still a lower bound)."""
-    if dtype in profile.peak_flops:
-        return devices.roofline_time(flops, moved, profile, dtype)
-    return moved / profile.bandwidth_bytes_per_s
-
-
-def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profile,
-             budget: int, training: bool) -> dict:  # fmt: skip
-    """Both axes of one candidate at the workload, every number from a package function.
-
-    memory_bytes: the whole training step (``training_memory(...).total``, AdamW, the
-    dtype's mixed precision, the device's autocast lists) or, for inference, the weights
-    and the decode state after n tokens (a Hybrid: one forward's output).
-    step_time_bound_s: the roofline of a training step, 3 x the forward's executed FLOPs
-    and ideal bytes, and for a recurrence at least
-    3 S(n) x one batched step's roofline (the chain runs forward, and backward at twice the
-    work). latency_bound_s: one sequence's forward, the larger of its roofline and, for a
-    recurrence (or a Hybrid's recurrent body), S(n) x one step's roofline.
-    Where the device table states no peak for dtype the bounds keep the memory term only
-    (compute_term False).
-    """
-    require_choice("choice", choice, CHOICES)
-    require_choice("dtype", dtype, PRECISIONS)
-    require_positive(span=span, n=n, batch=batch, budget=budget)
-    require_bool(training=training)
-    attention = "sdpa" if choice == "transformer-fused" else "explicit"
-    torch_dtype = DTYPES[dtype]
-    decodes = decode.decodes(spec)  # no Decoder runs a Hybrid
-    state = decode.decode_state_bytes(spec, n, batch, torch_dtype) if decodes else None
-    if training:
-        memory = training_budget.training_memory(
-            spec, n, batch, PRECISIONS[dtype], "adamw", False, attention,
-            training_budget.device_lists(profile),
-        ).total  # fmt: skip
-    else:  # the weights, and the state a decoder keeps (a Hybrid: its forward's output)
-        memory = costs.params(spec) * costs.itemsize(torch_dtype)
-        memory += state if decodes else batch * n * spec.d_model * costs.itemsize(torch_dtype)
-    flops = kernels.executed_forward_flops(spec, n, batch, attention)
-    moved = traffic.bytes_moved(spec, n, batch, torch_dtype, "forward", "ideal")
-    latency = _bound(flops / batch, moved / batch, profile, dtype)
-    step_time = _bound(3 * flops, 3 * moved, profile, dtype)
-    recurrence = body(spec)
-    if isinstance(recurrence, (RNN, LSTM)):  # steps wait for each other, in backward too
-        def chain(b: int) -> float:
-            one = _bound(decode.decode_step_flops(recurrence, 0, b),
-                         traffic.bytes_moved(recurrence, 0, b, torch_dtype, "decode", "ideal"),
-                         profile, dtype)  # fmt: skip
-            return paths.sequential_steps(spec, n) * one
-
-        latency = max(latency, chain(1))
-        step_time = max(step_time, 3 * chain(batch))
-    return {
-        "path_length_at_span": paths.path_length(spec, span),
-        "sequential_steps": paths.sequential_steps(spec, n),
-        "memory_bytes": memory,
-        "budget_bytes": budget,
-        "decode_state_bytes": state,
-        "step_time_bound_s": step_time,
-        "compute_term": dtype in profile.peak_flops,  # False: no sourced peak, memory term only
-        "latency_bound_s": latency,
-    }
 
 
 def _check(span_p90, n_p90, batch, d_model, heads, latency_p95_s, training, dtype,
@@ -178,7 +126,8 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
               **thresholds) -> Recommendation:  # fmt: skip
     """The model to try first for dependencies of span_p90 in sequences of n_p90 tokens.
 
-    Derived in "Choosing a model" (module docstring). device: a name of ``devices.DEVICES``,
+    Derived in "Choosing a model" (module docstring), with the two candidates of "Beyond
+    the four" ranked after the others as it says. device: a name of ``devices.DEVICES``,
     "this" (measured now) or a ``devices.DeviceProfile`` (one measured before);
     budget_bytes: the memory to fit, bytes or a device (default: the device's);
     latency_p95_s: a bound in seconds on one sequence's forward pass, or None;
@@ -195,19 +144,23 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     specs = candidates(span_p90, d_model, heads, limits)
     numbers = {c: estimate(c, s, span_p90, n_p90, batch, dtype, profile, limit, training)
                for c, s in specs.items()}  # fmt: skip
-    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s, training)
+    beyond = {c for c, s in specs.items() if architecture(s).beyond}
+    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s, training, beyond)
     long_span = span_p90 >= limits["span_long"]
     small_data = not long_span and train_samples is not None and (
         train_samples < limits["small_data"])
 
-    def rank(c):  # training: a step's time; inference: one sequence's latency
+    def rank(c, flagged=beyond):  # training: a step's time; inference: one sequence's latency
         e = numbers[c]
         time = e["step_time_bound_s"] if training else e["latency_bound_s"]
         path, memory = e["path_length_at_span"], e["memory_bytes"]
-        demoted = small_data and c in TRANSFORMERS
-        return (demoted, path, time, memory) if long_span else (demoted, time, path, memory)
+        demoted, later = small_data and c in TRANSFORMERS, c in flagged
+        if long_span:
+            return demoted, path, later, time, memory
+        return demoted, later, time, path, memory
 
-    ranked = sorted((c for c in CHOICES if c not in ruled_out), key=rank)
+    left = [c for c in CHOICES if c not in ruled_out]
+    ranked = sorted(left, key=rank)
     if not ranked:
         raise ValueError(f"no candidate fits budget_bytes={limit} within the latency target: "
                          + "; ".join(r.text for r in ruled_out.values()))  # fmt: skip
@@ -216,34 +169,47 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     explicit_fits = "transformer" not in ruled_out or ruled_out["transformer"].against != limit
     quadrant = ("large span" if long_span else "small span",
                 "large budget" if explicit_fits else "small budget")  # fmt: skip
+    unflagged = min(left, key=lambda c: rank(c, ()))  # first with no candidate ranked later
     return Recommendation(
         choice, specs[choice], quadrant,
         _reasons(choice, numbers, limits, span_p90, long_span, ruled_out, demoted_by, training,
-                 latency_p95_s),
+                 latency_p95_s, beyond),
         ranked[1] if len(ranked) > 1 else None,
-        _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by),
+        _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by, beyond,
+                           unflagged, training),
         numbers, ruled_out,
     )  # fmt: skip
 
 
-def _memory_source(training: bool) -> tuple:
+def _source(c, beyond, chapter: str, function: str) -> tuple:
+    """(chapter, function) behind a number of candidate c: "Beyond the four" derives the
+    numbers of the two linear candidates."""
+    return (BEYOND if c in beyond else chapter), function
+
+
+def _memory_source(c, beyond, training: bool) -> tuple:
     """(chapter, function) behind a candidate's memory_bytes (``estimate``)."""
     if training:
-        return "The whole training budget", "formulas.budget.training_memory"
-    return "Inference and memory traffic", "formulas.decode.decode_state_bytes"
+        return _source(c, beyond, "The whole training budget", "formulas.budget.training_memory")
+    return _source(c, beyond, "Inference and memory traffic", "formulas.decode.decode_state_bytes")
 
 
-def _rule_out(specs, numbers, limits, latency, training) -> dict:
+def _time_name(training: bool) -> str:
+    return "step_time_bound_s" if training else "latency_bound_s"
+
+
+def _rule_out(specs, numbers, limits, latency, training, beyond) -> dict:
     out = {}
     for c in CHOICES:
         e = numbers[c]
         if e["memory_bytes"] > e["budget_bytes"]:
             out[c] = Reason(f"{c}: {e['memory_bytes']:,} bytes do not fit the budget",
-                            e["memory_bytes"], e["budget_bytes"], *_memory_source(training))
+                            e["memory_bytes"], e["budget_bytes"],
+                            *_memory_source(c, beyond, training))  # fmt: skip
         elif latency is not None and e["latency_bound_s"] > latency:
             out[c] = Reason(f"{c}: one sequence takes at least {e['latency_bound_s']:.3g} s",
-                            e["latency_bound_s"], latency, "Time and parallelism",
-                            "devices.roofline_time")  # fmt: skip
+                            e["latency_bound_s"], latency,
+                            *_source(c, beyond, "Time and parallelism", "devices.roofline_time"))
         elif c == "cnn" and specs[c].layers > limits["cnn_max_layers"]:
             out[c] = Reason(f"cnn: reaching the span takes {specs[c].layers} layers",
                             specs[c].layers, limits["cnn_max_layers"], "Receptive fields",
@@ -252,27 +218,41 @@ def _rule_out(specs, numbers, limits, latency, training) -> dict:
 
 
 def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, training,
-             latency) -> tuple:  # fmt: skip
+             latency, beyond) -> tuple:  # fmt: skip
     e = numbers[choice]
     bound = "the time bound of a step" if training else "one sequence's latency bound"
     ranked_by = "path length at the span" if long_span else bound
     if training:
         time = Reason(f"{choice}: time bound of a training step (s)", e["step_time_bound_s"],
-                      None, "Inference and memory traffic", "devices.roofline_time")
+                      None, *_source(choice, beyond, "Inference and memory traffic",
+                                     "devices.roofline_time"))  # fmt: skip
     else:
         time = Reason(f"{choice}: latency bound of one sequence's forward (s)",
-                      e["latency_bound_s"], latency, "Time and parallelism",
-                      "devices.roofline_time")  # fmt: skip
+                      e["latency_bound_s"], latency,
+                      *_source(choice, beyond, "Time and parallelism", "devices.roofline_time"))
+    later = "at the same path length" if long_span else "while one of them is left"
     out = [
         Reason(f"span {'at or above' if long_span else 'below'} the long-span threshold: "
-               f"ranked by {ranked_by}", span, limits["span_long"], "Long-range tasks",
-               "advisor.recommend"),
+               f"ranked by {ranked_by}; linear attention and the linear recurrence after the "
+               f"others {later}",
+               span, limits["span_long"], "Long-range tasks", "advisor.recommend"),
         Reason(f"{choice}: path length at the span", e["path_length_at_span"], None,
-               "Routing graphs", "formulas.paths.path_length"),
+               *_source(choice, beyond, "Routing graphs", "formulas.paths.path_length")),
         Reason(f"{choice}: memory against the budget", e["memory_bytes"], e["budget_bytes"],
-               *_memory_source(training)),
+               *_memory_source(choice, beyond, training)),
         time,
     ]  # fmt: skip
+    if choice in beyond:  # what sets it apart: a state of fixed size, a short chain
+        out.append(Reason(f"{choice}: decode state after n tokens, the same after every token "
+                          "(bytes)", e["decode_state_bytes"], None, BEYOND,
+                          "formulas.decode.decode_state_bytes"))  # fmt: skip
+        out.append(Reason(f"{choice}: sequential steps of one forward", e["sequential_steps"],
+                          None, BEYOND, "formulas.paths.sequential_steps"))  # fmt: skip
+    if not training and e["token_latency_bound_s"] is not None:
+        out.append(Reason(f"{choice}: latency bound of the next decoded token (s)",
+                          e["token_latency_bound_s"], None,
+                          *_source(choice, beyond, "Inference and memory traffic",
+                                   "devices.roofline_time")))  # fmt: skip
     if samples is not None:  # below small_data, with a short span
         out.append(Reason("training sequences below the small-data threshold, span short: "
                           "the Transformers ranked last", samples, limits["small_data"],
@@ -280,15 +260,34 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, train
     return tuple(out + list(ruled_out.values()))
 
 
-def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples) -> tuple:
+def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples, beyond,
+                       unflagged, training) -> tuple:  # fmt: skip
     out = []
     if samples is not None:
         out.append(f"with {limits['small_data']:,} training sequences or more: the "
                    f"Transformers ranked by time with the rest")  # fmt: skip
-    explicit = numbers["transformer"]
-    if "transformer" in ruled_out and ruled_out["transformer"].against == explicit["budget_bytes"]:
-        out.append(f"with more than {explicit['memory_bytes'] / 2**30:.2f} GiB: full "
-                   f"attention with the explicit kernel fits")  # fmt: skip
+    too_big = {c: numbers[c]["memory_bytes"] for c in ("transformer", "transformer-fused")
+               if c in ruled_out and ruled_out[c].against == numbers[c]["budget_bytes"]}
+    if len(set(too_big.values())) == 1 and len(too_big) == 2 and choice in beyond:
+        out.append(f"with more than {too_big['transformer'] / 2**30:.2f} GiB: full attention "
+                   f"fits, with either kernel")  # fmt: skip
+    else:
+        for c, kernel in (("transformer", "explicit"), ("transformer-fused", "fused")):
+            if c in too_big and (c == "transformer" or choice in beyond):
+                out.append(f"with more than {too_big[c] / 2**30:.2f} GiB: full attention "
+                           f"with the {kernel} kernel fits")  # fmt: skip
+    if choice in beyond:
+        slowed = [c for c, r in ruled_out.items() if c not in beyond
+                  and r.function == "devices.roofline_time"]  # fmt: skip
+        if slowed:
+            fastest = min(slowed, key=lambda c: numbers[c]["latency_bound_s"])
+            out.append(f"with a latency target of {numbers[fastest]['latency_bound_s']:.3g} s "
+                       f"or more: {fastest} is left, one of the others")  # fmt: skip
+    elif unflagged in beyond:  # the rule that ranks the two later decided the answer
+        time = _time_name(training)
+        out.append(f"ranked with the others, {unflagged} would come first: "
+                   f"{numbers[unflagged][time]:.3g} s against {numbers[choice][time]:.3g} s "
+                   f"(what its fixed-size state costs in accuracy: {BEYOND})")  # fmt: skip
     if long_span:
         out.append(f"with a span below {limits['span_long']}: the fastest model that reaches it")
     else:

@@ -13,14 +13,26 @@ window scored as a band (``banded``) scores only each query's own keys. Conventi
   sees: ``window_size``.
 - "sdpa" means PyTorch's CPU flash-attention kernel; a GPU kernel tiles differently: pass
   its tiles, or ``(1, 1)`` for the idealised kernel that skips every masked pair.
+- The two architectures of "Beyond the four" score no (query, key) pairs: linear attention
+  sums outer products over positions, a linear recurrence transfers a state, so either
+  kernel executes exactly the FLOPs ``costs.forward_flops`` counts. The kernel on a linear
+  recurrence's chain is one state transfer: ``state_transfer_flops`` and its bytes.
 """
 
 from typing import NamedTuple
 
+import torch
+
 from ..checks import require_bool, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, require_spec
-from ..specs import Hybrid, Transformer, body
-from .costs import downsampled_length, forward_flops, forward_flops_by_component, window_blocks
+from ..specs import Hybrid, LinearRecurrence, Transformer, body
+from .costs import (
+    downsampled_length,
+    forward_flops,
+    forward_flops_by_component,
+    itemsize,
+    window_blocks,
+)
 
 # NB: the tiles of PyTorch's CPU flash-attention kernel, read from
 # aten/src/ATen/native/cpu/FlashAttentionKernel.cpp (pytorch/pytorch at
@@ -76,8 +88,8 @@ def tiled_causal_pairs(n: int, q_tile: int, kv_tile: int) -> int:
 
 def _require_transformer(spec) -> None:
     require_spec(spec)
-    if not isinstance(spec, Transformer):
-        raise ValueError(f"spec must be a Transformer to have attention, got {spec!r}")
+    if not isinstance(spec, Transformer):  # LinearAttention too: it scores no pairs
+        raise ValueError(f"spec must be a Transformer to score (query, key) pairs, got {spec!r}")
 
 
 def _tiles(n: int, tiles) -> tuple[int, int]:
@@ -119,8 +131,9 @@ def executed_forward_flops(spec, n: int, batch: int = 1, attention: str = "expli
 
     Derived in "Time and parallelism", where utilisation divides these, not forward_flops,
     by the time. Equal to forward_flops except for a causal full-attention Transformer under
-    "sdpa" (a Hybrid's too, on its ceil(n / s) tokens), and for every architecture without
-    attention.
+    "sdpa" (a Hybrid's too, on its ceil(n / s) tokens): for every other architecture,
+    linear attention and the linear recurrence of "Beyond the four" included (no causal
+    tiles: they score no pairs), it is the counted forward_flops.
     """
     require_choice("attention", attention, ATTENTION_KERNELS)
     total = forward_flops(spec, n, batch)  # validates spec, n and batch
@@ -209,3 +222,34 @@ def banded_scores(spec, n: int) -> int:
     if spec.window is None:
         raise ValueError(f"spec must have a window to be banded, got {spec!r}")
     return n * window_size(spec.window, spec.causal)
+
+
+def _require_recurrence(spec) -> None:
+    require_spec(spec)
+    if not isinstance(spec, LinearRecurrence):
+        raise ValueError(f"spec must be a LinearRecurrence to transfer a state, got {spec!r}")
+
+
+def state_transfer_flops(spec, batch: int = 1) -> int:
+    """FLOPs of one state transfer of a linear recurrence, one layer at one position: 2 B d.
+
+    Derived in "Beyond the four": h_t = a ⊙ h_(t-1) + u_t is one multiply-accumulate per
+    element of the (B, d) state, one ``addcmul``. It is the unit of the recurrence's
+    sequential steps: the loop runs n of them one after another, each level of the scan at
+    least one (``paths.sequential_steps``).
+    """
+    _require_recurrence(spec)
+    require_positive(batch=batch)
+    return 2 * batch * spec.d_model
+
+
+def state_transfer_bytes(spec, batch: int = 1, dtype=torch.float32) -> int:
+    """Bytes one state transfer moves, at least: (3 B d + d) b, b = bytes(dtype).
+
+    Derived in "Beyond the four": the ``addcmul`` reads u_t and h_(t-1) (B d elements each)
+    and the decays a (d), and writes h_t (B d). It reads no weight matrix: the input and
+    output projections of all n positions run before and after the chain.
+    """
+    _require_recurrence(spec)
+    require_positive(batch=batch)
+    return (3 * batch + 1) * spec.d_model * itemsize(dtype)

@@ -1,7 +1,7 @@
 """Figures of "Choosing a model": the 2 x 2 decision matrix and the two-axis map."""
 
 from ..checks import require_positive
-from ..registry import colour, label
+from ..registry import architecture, colour, label
 from .style import MUTED, figure
 
 MATRIX = {  # the article's matrix, by (span large, budget large)
@@ -50,7 +50,8 @@ def two_axis_map(points, ax=None):
 
     points: (spec, path length, FLOPs, measured) per model; measured points are small and
     filled, drawn over the large open formula points, so a measurement on its formula sits
-    inside it. Colour and label from the registry; a windowed Transformer is a square.
+    inside it. Colour and label from the registry; a windowed Transformer is a square, the
+    two architectures of "Beyond the four" are diamonds.
     """
     if not points:
         raise ValueError("points must hold at least one (spec, path length, flops, measured)")
@@ -61,7 +62,8 @@ def two_axis_map(points, ax=None):
         windowed = getattr(spec, "window", None) is not None
         name = label(spec) + (", windowed" if windowed else "")
         text = f"{name} ({'measured' if measured else 'formula'})"
-        ax.plot(path, flops, "s" if windowed else "o", ms=5 if measured else 11,
+        marker = "s" if windowed else "D" if architecture(spec).beyond else "o"
+        ax.plot(path, flops, marker, ms=5 if measured else 11,
                 color=colour(spec), mfc=colour(spec) if measured else "white",
                 label=None if text in seen else text)  # fmt: skip
         seen.add(text)
