@@ -70,7 +70,26 @@ def _hybrids():  # a strided convolution in front of each body; n not a multiple
             yield pc.Hybrid(stride, then), n, 1 + index % 2
 
 
-GRID = [*_transformers(), *_grouped_transformers(), *_cnns(), *_recurrences(), *_hybrids()]
+def _linear_attentions():  # prefix sums over n: the meta device counts n = 65536 at no cost
+    for index, ((d, h), f, L, n) in enumerate(
+        itertools.product([(8, 1), (8, 2), (16, 4), (12, 12)], [12, 40], [1, 2], [1, 33, 65536])
+    ):
+        yield pc.LinearAttention(d, h, f, L, positional=index % 3 == 0), n, 1 + index % 2
+
+
+def _linear_recurrences():  # the loop runs in Python: small n; the scan pads n to 2^m
+    for scan, d, L, n, B in itertools.product(
+        [False, True], [4, 8], [1, 2], [1, 2, 3, 5, 8, 9, 33], [1, 3]
+    ):
+        yield pc.LinearRecurrence(d, L, scan=scan), n, B
+    for n in (1000, 1024, 1025, 65536):
+        yield pc.LinearRecurrence(8, 2, scan=True), n, 2
+
+
+GRID = [
+    *_transformers(), *_grouped_transformers(), *_cnns(), *_recurrences(), *_hybrids(),
+    *_linear_attentions(), *_linear_recurrences(),
+]  # fmt: skip
 
 
 def test_the_grid_is_large_and_covers_every_architecture():
@@ -125,6 +144,12 @@ SMALL = [
     pc.Hybrid(3, pc.Transformer(16, 4, 32, 2)),
     pc.Hybrid(2, pc.Transformer(16, 4, 32, 1, window=2, kv_heads=2, positional=True)),
     pc.Hybrid(5, pc.Transformer(16, 2, 24, 1, causal=False)),
+    pc.LinearAttention(8, 2, 12, 1),
+    pc.LinearAttention(16, 4, 24, 2, positional=True),
+    pc.LinearAttention(8, 1, 8, 1),  # one head: d_k = d
+    pc.LinearRecurrence(8),
+    pc.LinearRecurrence(8, 2, scan=True),  # n = 11 pads to 16 positions
+    pc.LinearRecurrence(6, 3, scan=True),
 ]
 
 
@@ -288,6 +313,14 @@ def test_estimators_do_no_tensor_work():
         lambda: pc.decode_step_flops(spec, 4096, 4),
         lambda: pc.generation_steps(spec, 4096),
     ]
+    for beyond in (pc.LinearAttention(512, 8, 2048, 6), pc.LinearRecurrence(512, 6, scan=True)):
+        calls += [
+            lambda spec=beyond: pc.forward_flops(spec, 4097, 4),
+            lambda spec=beyond: pc.activation_bytes(spec, 4097, 1, torch.bfloat16),
+            lambda spec=beyond: pc.params(spec),
+            lambda spec=beyond: pc.decode_state_bytes(spec, 4096, 4),
+            lambda spec=beyond: pc.decode_step_flops(spec, 4096, 4),
+        ]
     with _AnyTensorOp() as mode:
         for call in calls:
             call()
@@ -305,6 +338,10 @@ def test_estimators_do_no_tensor_work():
         (lambda: pc.activation_bytes(pc.RNN(4), 4, attention="flash"), "attention"),
         (lambda: pc.kv_cache_bytes(pc.LSTM(4), 16), "spec"),
         (lambda: pc.kv_cache_bytes(pc.Transformer(8, 2, causal=False), 16), "spec"),
+        (lambda: pc.kv_cache_bytes(pc.LinearAttention(8, 2), 16), "spec.*LinearAttention"),
+        (lambda: pc.kv_cache_rows(pc.LinearRecurrence(8), 16), "spec.*LinearRecurrence"),
+        (lambda: pc.activation_bytes(pc.LinearRecurrence(4), 4, attention="flash"), "attention"),
+        (lambda: pc.forward_flops(pc.LinearRecurrence(4, scan=True), 0), "n"),
         (lambda: pc.costs.weights_max_seq_len(100, 8, overhead=0), "overhead"),
         (lambda: pc.costs.weights_max_seq_len(1, 8), "budget_bytes"),
         (lambda: pc.attention_ffn_crossover(pc.CNN(4)), "spec"),

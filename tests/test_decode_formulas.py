@@ -80,9 +80,16 @@ OTHERS = [
     pc.CNN(4, 5, 2, dilations=(3, 1)),
     pc.CNN(4, 1, 2),
 ]
+BEYOND = [  # "Beyond the four": a fixed-size state, no KV cache
+    pc.LinearAttention(8, 2, 12, 1),
+    pc.LinearAttention(8, 4, 8, 2, positional=True),
+    pc.LinearAttention(6, 1, 4, 1),  # one head: S is d by d + 1
+    pc.LinearRecurrence(6),
+    pc.LinearRecurrence(4, 3, scan=True),  # a decoder steps the recurrence, scan or not
+]
 
 
-@pytest.mark.parametrize("spec", OTHERS, ids=repr)
+@pytest.mark.parametrize("spec", OTHERS + BEYOND, ids=repr)
 def test_decode_state_bytes_equal_the_real_state_and_stay_constant_in_n(spec):
     for batch, dtype in [(1, torch.float32), (3, torch.float64), (2, torch.bfloat16)]:
         for n, state in enumerate(_states(spec, batch, dtype, steps=9)):
@@ -108,6 +115,7 @@ STEP_SPECS = [
     pc.Transformer(8, 4, 16, 1, kv_heads=2, window=3),
     pc.Transformer(8, 4, 24, 2, kv_heads=1, window=20, positional=True),
     pc.Transformer(8, 2, 16, 3, window=1),
+    *BEYOND,
 ]
 STEP_GRID = [
     (spec, n, 1 + i % 3, ("explicit", "sdpa")[i // 4 % 2])
@@ -115,10 +123,16 @@ STEP_GRID = [
 ]
 
 
-def test_the_step_grid_is_large_enough():
-    assert len(STEP_GRID) >= 30 and {type(spec) for spec, *_ in STEP_GRID} == {
-        pc.RNN, pc.LSTM, pc.CNN, pc.Transformer
-    }  # fmt: skip
+def _decoding_architectures() -> set:
+    """Every registered spec class but those that wrap another (a Hybrid never decodes)."""
+    return {entry.spec for entry in pc.registry.ARCHITECTURES.values() if not entry.composite}
+
+
+def test_the_step_grid_is_large_enough_and_covers_every_architecture_that_decodes():
+    kinds = {type(spec) for spec, *_ in STEP_GRID}
+    assert len(STEP_GRID) >= 50 and kinds == _decoding_architectures()
+    assert {type(spec) for spec in OTHERS + BEYOND} | {pc.Transformer} == kinds
+    assert {spec.scan for spec in BEYOND if isinstance(spec, pc.LinearRecurrence)} == {False, True}
 
 
 @pytest.mark.parametrize("spec, n, batch, attention", STEP_GRID, ids=repr)
@@ -149,6 +163,8 @@ def _one_application(spec):
 
 
 def _unit(spec):
+    if isinstance(spec, pc.LinearRecurrence):  # a decoder steps the loop: at n = 1 a scan
+        spec = replace(spec, scan=False)  # runs no transfer, the loop's one step runs one
     one = models.seeded(_one_application(spec))
     return longest_chain(one, models.seeded_input(1, spec.d_model))
 
@@ -159,6 +175,10 @@ CHAINS = [
     (pc.CNN(4, 2, 3, dilations=(1, 2, 4)), 4),
     (pc.Transformer(4, 2, 8, 2, kv_heads=1), 3),
     (pc.Transformer(4, 2, 8, 3, window=1, positional=True), 4),
+    (pc.LinearAttention(4, 2, 8, 2), 3),
+    (pc.LinearAttention(4, 1, 4, 3, positional=True), 4),
+    (pc.LinearRecurrence(4, 2), 4),
+    (pc.LinearRecurrence(4, 3, scan=True), 5),
 ]
 
 
@@ -168,8 +188,19 @@ def test_generation_steps_equal_the_longest_chain_of_the_generation_loop(spec, n
     chain = longest_chain(_Generation(decoder, n), models.seeded_input(1, spec.d_model), unit)
     assert chain == pc.generation_steps(spec, n)
     # decoding given inputs one at a time keeps the forward pass's chain: S = L or n + L - 1
-    given = longest_chain(decoder, models.seeded_input(n, spec.d_model), unit)
-    assert given == pc.sequential_steps(spec, n)
+    x = models.seeded_input(n, spec.d_model)
+    if isinstance(spec, pc.LinearRecurrence):  # S counts transfers; a decoder always loops
+        first = models.seeded_input(1, spec.d_model)
+        transfers = longest_chain(_Generation(decoder, n), first, counting="transfers")
+        assert transfers == pc.generation_steps(spec, n)  # one transfer per layer and token
+        given = longest_chain(decoder, x, counting="transfers")
+        assert given == pc.sequential_steps(replace(spec, scan=False), n) == n + spec.layers - 1
+    else:
+        assert longest_chain(decoder, x, unit) == pc.sequential_steps(spec, n)
+
+
+def test_the_chains_cover_every_architecture_that_decodes():
+    assert {type(spec) for spec, _ in CHAINS} == _decoding_architectures()
 
 
 @pytest.mark.parametrize(
@@ -189,6 +220,12 @@ def test_generation_steps_equal_the_longest_chain_of_the_generation_loop(spec, n
         (lambda: pc.decode_step_flops(pc.Hybrid(4, pc.RNN(4)), 4), "spec must not be a Hybrid"),
         (lambda: pc.generation_steps(pc.Hybrid(1, pc.CNN(4)), 4), "spec must not be a Hybrid"),
         (lambda: pc.kv_cache_bytes(pc.Hybrid(1, pc.Transformer(8, 2)), 4), "Hybrid"),
+        (lambda: pc.kv_cache_bytes(pc.LinearAttention(8, 2), 4), "spec.*LinearAttention"),
+        (lambda: pc.kv_cache_rows(pc.LinearRecurrence(4, scan=True), 4), "spec.*LinearRecurr"),
+        (lambda: pc.decode_state_bytes(pc.LinearAttention(8, 2), -1), "n"),
+        (lambda: pc.decode_step_flops(pc.LinearRecurrence(4), 2, batch=0), "batch"),
+        (lambda: pc.decode_state_bytes(pc.LinearRecurrence(4), 2, dtype=torch.int8), "dtype"),
+        (lambda: pc.generation_steps(pc.LinearAttention(8, 2), 0), "n"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):

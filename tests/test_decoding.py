@@ -36,7 +36,13 @@ TRANSFORMERS = [
         )
     )
 ]
-CASES = [(spec, "explicit") for spec in RECURRENT + CNNS] + TRANSFORMERS
+BEYOND = [  # "Beyond the four": prefix sums and a diagonal recurrence, stepped from a state
+    pc.LinearAttention(8, 2, 16, 1),
+    pc.LinearAttention(8, 4, 12, 2, positional=True),
+    pc.LinearAttention(6, 1, 8, 3),  # one head: S is d by d + 1
+    *(pc.LinearRecurrence(6, layers, scan=scan) for scan in (False, True) for layers in (1, 3)),
+]
+CASES = [(spec, "explicit") for spec in RECURRENT + CNNS + BEYOND] + TRANSFORMERS
 
 
 def _input(spec, n=N, batch=BATCH, seed=1):
@@ -45,8 +51,10 @@ def _input(spec, n=N, batch=BATCH, seed=1):
 
 
 def test_the_cases_cover_every_architecture_and_option():
-    kinds = {type(spec) for spec, _ in CASES}
-    assert kinds == {pc.RNN, pc.LSTM, pc.CNN, pc.Transformer}
+    kinds = {type(spec) for spec, _ in CASES}  # all but a Hybrid, which wraps one of these
+    assert kinds == {e.spec for e in pc.registry.ARCHITECTURES.values() if not e.composite}
+    recurrences = {(s.scan, s.layers) for s in BEYOND if isinstance(s, pc.LinearRecurrence)}
+    assert recurrences == set(itertools.product([False, True], [1, 3]))  # loop and scan
     specs = [spec for spec, _ in TRANSFORMERS]
     assert {s.window for s in specs} == {None, 2, 5, 30} and {s.layers for s in specs} == {1, 2, 3}
     assert {s.group_size for s in specs} == {1, 2, 4} and {s.positional for s in specs} == {0, 1}
@@ -65,6 +73,8 @@ RESUMED = [
     pc.LSTM(6, 2),
     pc.CNN(6, 3, 2, dilations=(2, 3)),
     pc.Transformer(8, 4, 16, 2, window=3, kv_heads=2, positional=True),
+    pc.LinearAttention(8, 2, 16, 2, positional=True),
+    pc.LinearRecurrence(6, 2, scan=True),
 ]
 
 
@@ -77,7 +87,17 @@ def test_the_state_carries_everything_a_later_position_needs(spec):
     torch.testing.assert_close(torch.cat([first, rest], 1), module(x), rtol=0, atol=TOLERANCE)
 
 
-@pytest.mark.parametrize("spec", [pc.RNN(6, 2), pc.CNN(6, 2, 3), pc.Transformer(8, 2, 16, 2)])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pc.RNN(6, 2),
+        pc.CNN(6, 2, 3),
+        pc.Transformer(8, 2, 16, 2),
+        pc.LinearAttention(8, 2, 16, 2),
+        pc.LinearRecurrence(6, 2, scan=True),
+    ],
+    ids=repr,
+)
 def test_generation_feeds_each_output_back_as_the_next_input(spec):
     module, x = models.seeded(spec), _input(spec, n=1)
     generated, state = Decoder(module).generate(x[:, 0], 6)

@@ -16,6 +16,7 @@ Conventions (stated once, used by every function):
   `then` applies at that length unchanged (``downsampling.Upsampled`` hands the body a
   contiguous (B, ceil(n / s), d) input); repeating the token outputs back to n costs no
   FLOPs and saves nothing.
+- LinearAttention and LinearRecurrence ("Beyond the four") are priced in ``formulas.linear``.
 """
 
 import math
@@ -25,6 +26,7 @@ import torch
 from ..checks import require_choice, require_non_negative, require_positive, require_real
 from ..registry import ATTENTION_KERNELS, DTYPES, require_spec
 from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from . import linear
 
 
 def itemsize(dtype) -> int:
@@ -67,9 +69,13 @@ def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     2 B ceil(n/w) w (2w or 3w) d with a window of radius w < n.
     Hybrid: conv = 2 B ceil(n / s) d^2 s (its strided convolution) + then's components at
     ceil(n / s) tokens (a CNN body's own conv adds to it: the same submodule name).
+    LinearAttention (qkv, kv, read, out, ffn), LinearRecurrence (input, recurrent, out):
+    ``linear.forward_flops_by_component``.
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
+    if isinstance(spec, linear.SPECS):
+        return linear.forward_flops_by_component(spec, n, batch)
     if isinstance(spec, Hybrid):
         short = downsampled_length(n, spec.stride)
         components = forward_flops_by_component(spec.then, short, batch)
@@ -97,7 +103,9 @@ def forward_flops(spec, n: int, batch: int = 1) -> int:
     """Forward FLOPs of ``models.build(spec)`` on (batch, n, d_model): the components summed.
 
     Derived in "Counting compute". Over D layers: RNN 4 B D n d^2, LSTM 16 B D n d^2,
-    CNN 2 B D n k d^2, Transformer B D (8 n d^2 + 4 n d f + 4 n^2 d) with full attention.
+    CNN 2 B D n k d^2, Transformer B D (8 n d^2 + 4 n d f + 4 n^2 d) with full attention,
+    LinearAttention B D (8 n d^2 + 4 n d f + 4 n d (d_k + 1)), LinearRecurrence
+    B D (4 n d^2 + 2 d c), c = n transfers (loop) or 2N - m - 2 combines (scan, N = 2^m).
     """
     return sum(forward_flops_by_component(spec, n, batch).values())
 
@@ -110,8 +118,11 @@ def params(spec) -> int:
     biases, two LayerNorms), which is 4d^2 + 2 d f + 9d + f for multi-head attention
     (h_kv d_k = d).
     Hybrid: s d^2 + d (its strided convolution) + params(then).
+    LinearAttention and LinearRecurrence: ``linear.params``.
     """
     require_spec(spec)
+    if isinstance(spec, linear.SPECS):
+        return linear.params(spec)
     d = spec.d_model
     if isinstance(spec, Hybrid):
         return spec.stride * d * d + d + params(spec.then)
@@ -153,11 +164,14 @@ def activation_bytes(
     float32 for half types under "sdpa" (PyTorch's math fallback upcasts).
     Hybrid: B d n_pad (the padded input its convolution keeps, n_pad = s ceil(n / s)) +
     activation_bytes(then, ceil(n / s)).
+    LinearAttention, LinearRecurrence: ``linear.saved_elements`` b (`attention` does not apply).
     """
     require_spec(spec)
     require_positive(n=n, batch=batch)
     require_choice("attention", attention, ATTENTION_KERNELS)
     size, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
+    if isinstance(spec, linear.SPECS):
+        return linear.saved_elements(spec, n, batch) * size
     if isinstance(spec, Hybrid):
         short = downsampled_length(n, spec.stride)
         body = activation_bytes(spec.then, short, batch, dtype, attention)

@@ -7,7 +7,8 @@ Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes
   0 ... n - 1 are decoded and held in the state; the next token is at position n. So n
   does not include the new token: ``decode_step_flops(spec, n)`` is the step that makes
   position n, and n = 0 is the first step, from the initial state.
-- Only causal specs decode: RNN, LSTM, a causal CNN, a causal Transformer. A centred CNN
+- Only causal specs decode: RNN, LSTM, a causal CNN, a causal Transformer, LinearAttention
+  and LinearRecurrence (always causal; a decoder steps the recurrence, scan or not). A centred CNN
   or a non-causal Transformer reads later positions and is refused (ValueError). So is
   every Hybrid: its token needs all s of its positions before the body can step, and
   even at s = 1 no decoder of ``pathcost.decoding`` runs it to measure the formulas.
@@ -21,7 +22,9 @@ Conventions (stated once, used by every function here, by ``costs.kv_cache_bytes
 - K and V have h_kv = kv_heads heads of d_k each (h_kv d_k wide; d without kv_heads); a
   recurrence keeps h(n - 1) per layer (RNN) or h(n - 1) and c(n - 1) (LSTM), each (B, d); a
   causal CNN layer l of kernel width k and dilation δ_l keeps its last (k - 1) δ_l inputs,
-  (B, d, (k - 1) δ_l), zeros before position 0 (the left padding of the full forward pass).
+  (B, d, (k - 1) δ_l), zeros before position 0 (the left padding of the full forward pass);
+  a linear-attention layer keeps its prefix sums S and z, (B, h, d_k, d_k + 1), and a linear
+  recurrent layer its h(n - 1), (B, d): neither grows with n, and neither is a KV cache.
 - FLOPs count matrix products and convolutions, 2 per multiply-accumulate, as
   ``costs.forward_flops`` does; bytes are exact ints for a floating torch dtype.
 - Sequential steps are counted in layer or cell applications, as ``paths.sequential_steps``.
@@ -32,6 +35,7 @@ import torch
 from ..checks import require_non_negative, require_positive
 from ..registry import require_spec
 from ..specs import LSTM, RNN, Hybrid, Transformer
+from . import linear
 from .costs import forward_flops_by_component, itemsize, kv_cache_bytes, kv_cache_rows
 
 
@@ -61,7 +65,8 @@ def decode_state_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int
 
     Derived in "Inference and memory traffic". With D layers and b = bytes(dtype) per
     element: Transformer: the KV cache, 2 D B m h_kv d_k b (``costs.kv_cache_bytes``);
-    RNN: D B d b; LSTM: 2 D B d b; causal CNN: B d (k - 1) Σ δ_l b.
+    RNN: D B d b; LSTM: 2 D B d b; causal CNN: B d (k - 1) Σ δ_l b;
+    LinearAttention: D B h d_k (d_k + 1) b; LinearRecurrence: D B d b (``linear.state_elements``).
     Only the cache grows with n; the others are the same after every token.
     """
     require_decoder(spec)
@@ -70,6 +75,8 @@ def decode_state_bytes(spec, n: int, batch: int = 1, dtype=torch.float16) -> int
     if isinstance(spec, Transformer):
         return kv_cache_bytes(spec, n, batch, dtype)
     size, B, d = itemsize(dtype), batch, spec.d_model
+    if isinstance(spec, linear.SPECS):
+        return linear.state_elements(spec, batch) * size
     if isinstance(spec, (RNN, LSTM)):
         tensors = 1 if isinstance(spec, RNN) else 2
         return tensors * spec.layers * B * d * size
@@ -83,10 +90,14 @@ def decode_step_flops(spec, n: int, batch: int = 1) -> int:
     pass, ``forward_flops(spec, 1, batch)``. Transformer, per layer:
     2 B d (d + 2 h_kv d_k) + 2 B d^2 + 4 B d f (qkv, out, ffn at one position) + 2 * 2 B (m + 1) d
     (scores and values over the m cached keys and its own, all heads: h d_k = d).
+    LinearAttention: qkv + kv + read + out + ffn at one position; LinearRecurrence: input +
+    one transfer (2 B d) + out per layer, scan or not (``linear.step_flops``).
     """
     require_decoder(spec)
     require_non_negative(n=n)
     require_positive(batch=batch)
+    if isinstance(spec, linear.SPECS):
+        return linear.step_flops(spec, batch)
     one_position = forward_flops_by_component(spec, 1, batch)
     if not isinstance(spec, Transformer):
         return sum(one_position.values())
@@ -100,8 +111,8 @@ def generation_steps(spec, n: int) -> int:
 
     Derived in "Inference and memory traffic". Token t + 1 cannot start before token t has
     left the last layer, so every architecture pays all its D = ``layers`` layers once per
-    token: the forward pass's S = D (CNN, Transformer) or n + D - 1 (RNN, LSTM) becomes
-    n D for all four.
+    token: the forward pass's S = D (CNN, Transformer, LinearAttention) or n + D - 1 (RNN,
+    LSTM, the LinearRecurrence loop) becomes n D for every architecture that decodes.
     """
     require_decoder(spec)
     require_positive(n=n)
