@@ -19,6 +19,10 @@ SPECS = [
     pc.CNN(16, kernel=3, layers=2, dilations=(1, 2)),
     pc.Transformer(16, heads=2, d_ff=32, layers=2),
     pc.Transformer(16, heads=4, d_ff=24, layers=1, kv_heads=2, positional=True),
+    pc.LinearAttention(16, heads=2, d_ff=32, layers=2),
+    pc.LinearRecurrence(16, layers=2),  # the loop
+    pc.LinearRecurrence(16, layers=2, scan=True),
+    pc.LinearAttention(16, heads=4, d_ff=24, layers=1, positional=True),
 ]
 # every architecture in every precision, the optimizers in turn, checkpointing on and off
 STEPS = [
@@ -33,7 +37,9 @@ STEPS = [
 def test_the_step_grid_covers_every_choice():
     assert len(STEPS) >= 24
     values = [p.values for p in STEPS]
-    assert {type(v[0]) for v in values} == {pc.RNN, pc.LSTM, pc.CNN, pc.Transformer}
+    single = {e.spec for e in pc.registry.ARCHITECTURES.values() if not e.composite}
+    assert {type(v[0]) for v in values} == single
+    assert {v[0].scan for v in values if isinstance(v[0], pc.LinearRecurrence)} == {False, True}
     assert {v[1] for v in values} == set(PRECISIONS)
     assert {v[2] for v in values} == set(OPTIMIZERS)
     assert {v[3] for v in values} == {False, True}
@@ -113,8 +119,9 @@ AUTOCAST = [
     pytest.param(spec, n, batch, dtype, attention, id=f"{spec}-{n}-{batch}-{dtype}-{attention}")
     for spec in [*SPECS, pc.Transformer(16, 2, 32, 1, window=3), pc.CNN(8, 5, 3, causal=False),
                  pc.Transformer(16, 2, 32, 1, causal=False), pc.LSTM(8, layers=3), *HYBRIDS,
-                 pc.Hybrid(3, pc.Transformer(16, 2, 32, 1, window=2, causal=False))]
-    for n, batch in [(5, 1), (9, 3)]
+                 pc.Hybrid(3, pc.Transformer(16, 2, 32, 1, window=2, causal=False)),
+                 pc.LinearRecurrence(8, layers=1, scan=True), pc.LinearRecurrence(8, layers=3)]
+    for n, batch in [(5, 1), (9, 3)]  # the scan: out keeps a view of N = 8 or a copy of n
     for dtype in (torch.bfloat16, torch.float16)
     for attention in (("explicit", "sdpa")
                       if isinstance(getattr(spec, "then", spec), pc.Transformer) else ("explicit",))
@@ -149,6 +156,11 @@ def test_a_checkpointed_layer_keeps_its_input_and_the_others_all(spec, precision
     assert kept == held - y.nbytes
 
 
+# a linear recurrence's diagonal transfer, x + a ⊙ h: one multiply-accumulate per element, as
+# measure.flops counts it (torch's counter has no formula for addcmul)
+DIAGONAL = {torch.ops.aten.addcmul: lambda *args, out_shape=None, **kwargs: 2 * out_shape.numel()}
+
+
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("layers", [1, None])
@@ -158,7 +170,8 @@ def test_recompute_flops_equal_the_counters_extra_work(spec, layers):
     for checkpointing in (False, True if layers is None else layers):
         step = prepare(spec, 8, 2, "fp32", "sgd", checkpointing, dev="cpu")
         x = torch.randn(2, 8, spec.d_model)
-        with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as c:
+        counter = FlopCounterMode(display=False, custom_mapping=DIAGONAL)
+        with torch.backends.mkldnn.flags(enabled=False), counter as c:
             step.module(x).sum().backward()
         counted[checkpointing] = c.get_total_flops()
     extra = counted[True if layers is None else layers] - counted[False]
@@ -173,6 +186,8 @@ def test_recompute_flops_equal_the_counters_extra_work(spec, layers):
                                              "checkpointing": True}),
         (pc.LSTM(1024, layers=2), {"precision": "mixed-bf16", "optimizer": "sgd"}),
         (pc.CNN(512, 3, 8), {"attention": "explicit"}),
+        (pc.LinearAttention(512, 8, 2048, 6), {"precision": "mixed-bf16", "checkpointing": 3}),
+        (pc.LinearRecurrence(1024, 4, scan=True), {"precision": "mixed-fp16"}),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("device", ["t4", "a100-80gb", 16 * 10**9])

@@ -101,8 +101,19 @@ def test_a_hybrid_is_its_stride_and_a_body_sized_by_the_same_options(capsys):
         ("--arch transformer --heads 8 --kv-heads 3 --n 16", "kv_heads must divide heads"),
         ("--arch transformer --kv-heads 0 --n 16", "kv_heads must be an integer >= 1"),
         ("--arch rnn --n 16 --device tpu", "invalid choice: 'tpu'"),
+        ("--arch linear-attention --heads 3 --n 16", "d_model must be divisible by heads"),
+        ("--arch linear-attention --window 4 --n 16",
+         "--window does not apply to linear-attention"),
+        ("--arch linear-attention --kv-heads 2 --bidirectional --n 16",
+         "--kv-heads, --bidirectional do not apply to linear-attention"),
+        ("--arch linear-recurrence --bidirectional --n 16",
+         "--bidirectional does not apply to linear-recurrence: it is always causal"),
+        ("--arch rnn --scan --n 16", "--scan applies to linear-recurrence only, not rnn"),
+        ("--arch linear-attention --scan --n 16", "--scan applies to linear-recurrence only"),
+        ("--arch hybrid --then linear-attention --n 16", "invalid choice: 'linear-attention'"),
+        ("--arch linear-recurrence --layers 0 --n 16", "layers must be an integer >= 1"),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments_give_one_line_and_exit_2(arguments, message, capsys):
     result = run(arguments, capsys)
     assert result.returncode == 2 and result.stdout == ""
@@ -225,7 +236,9 @@ def test_devices_command_lists_the_table(capsys):
 HELP_DEFAULTS = {
     "estimate": [
         "(default: 512)", "(default: 8)", "(default: 4 x --d-model)", "(default: --heads",
-        "(default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)", "(default: fp16)",
+        "(default: 1 for rnn, lstm and linear-recurrence, 8 for cnn, 6 for transformer and "
+        "linear-attention)", "(default: the loop, one state transfer per position)",
+        "(default: fp16)",
         "(default: explicit)", "(default: 3)", "(default: 1)", "(default: full attention)",
         "(default: none)", "(default: all 1)", "(default: causal)", "(default: adam)",
         "(default: fp32)", "(default: off)", "(default: --device's memory, else none)",
@@ -574,3 +587,66 @@ def test_a_causal_hybrid_prints_no_decode_numbers(capsys):
     out = json.loads(run("--arch hybrid --stride 1 --n 64 --json", capsys).stdout)
     assert out["decode_state_bytes"] is out["decode_step_flops"] is out["decode_bytes"] is None
     assert out["forward_flops"] == pc.forward_flops(pc.Hybrid(1, pc.LSTM(512, 1)), 64)
+
+
+def test_linear_attention_takes_heads_and_d_ff_and_carries_its_numbers_exactly(capsys):
+    args = "--arch linear-attention --d-model 64 --heads 4 --layers 2 --n 100 --batch 2"
+    out = json.loads(run(args + " --json", capsys).stdout)
+    spec, fp16 = pc.LinearAttention(64, 4, 256, 2), torch.float16
+    assert out["spec"] == repr(spec)
+    assert out["forward_flops_by_component"] == pc.forward_flops_by_component(spec, 100, 2)
+    assert set(out["forward_flops_by_component"]) == {"qkv", "kv", "read", "out", "ffn"}
+    assert out["params"] == pc.params(spec)
+    assert out["activation_bytes"] == pc.activation_bytes(spec, 100, 2, fp16)
+    assert out["decode_state_bytes"] == pc.decode_state_bytes(spec, 100, 2, fp16)
+    assert out["decode_step_flops"] == pc.decode_step_flops(spec, 100, 2)
+    assert out["kv_cache_bytes"] is out["attention_weights_bytes_per_layer"] is None
+    assert out["kv_heads"] is out["attention_ffn_crossover_n"] is None
+    moved = pc.formulas.traffic.bytes_moved
+    for count in ("unfused", "ideal"):
+        assert out["forward_bytes"][count] == moved(spec, 100, 2, fp16, "forward", count)
+        assert out["decode_bytes"][count] == moved(spec, 100, 2, fp16, "decode", count)
+    sized = json.loads(run(args + " --d-ff 96 --json", capsys).stdout)
+    assert sized["spec"] == repr(pc.LinearAttention(64, 4, 96, 2))
+    default = json.loads(run("--arch linear-attention --n 8 --json", capsys).stdout)
+    assert default["spec"] == repr(pc.LinearAttention(512, 8, 2048, 6))
+    # the state does not grow with n: the same bytes after 8 tokens as after 100
+    assert json.loads(run(args + " --n 8 --json", capsys).stdout)["decode_state_bytes"] == (
+        out["decode_state_bytes"]
+    )
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_linear_recurrence_takes_scan_and_carries_its_numbers_exactly(scan, capsys):
+    args = f"--arch linear-recurrence --d-model 32 --layers 2 --n 100{' --scan' * scan}"
+    out = json.loads(run(args + " --json", capsys).stdout)
+    spec, fp16 = pc.LinearRecurrence(32, 2, scan=scan), torch.float16
+    assert out["spec"] == repr(spec)
+    assert out["sequential_steps"] == pc.sequential_steps(spec, 100)
+    assert out["forward_flops_by_component"] == pc.forward_flops_by_component(spec, 100, 1)
+    assert out["activation_bytes"] == pc.activation_bytes(spec, 100, 1, fp16)
+    assert out["decode_state_bytes"] == pc.decode_state_bytes(spec, 100, 1, fp16) == 2 * 32 * 2
+    assert out["decode_step_flops"] == pc.decode_step_flops(spec, 100, 1)
+    moved = pc.formulas.traffic.bytes_moved
+    assert out["forward_bytes"]["unfused"] == moved(spec, 100, 1, fp16, "forward")
+    text = text_rows(run(args, capsys).stdout)
+    assert text["decode state, after n = 100 tokens"] == "128 B"  # below a KiB: in bytes
+    assert text["KV cache"] == "n/a"
+
+
+@pytest.mark.parametrize(
+    "arch, spec",
+    [("linear-attention --heads 4", pc.LinearAttention(64, 4, 256, 2)),
+     ("linear-recurrence --scan", pc.LinearRecurrence(64, 2, scan=True))],
+)  # fmt: skip
+def test_train_budgets_the_new_architectures_exactly(arch, spec, capsys):
+    args = f"--arch {arch} --d-model 64 --layers 2 --n 512 --batch 2 --train --budget 1GiB"
+    for extra, settings in [("", {}), (" --precision mixed-bf16 --checkpointing",
+                                       {"precision": "mixed-bf16", "checkpointing": True})]:
+        out = json.loads(run(args + extra + " --json", capsys).stdout)
+        assert out["spec"] == repr(spec)
+        memory = pc.training_memory(spec, 512, 2, **settings)
+        assert {field: out["training"][field] for field in TRAINING_FIELDS} == (
+            dataclasses.asdict(memory)
+        )
+        assert out["training"]["max_seq_len"] == pc.max_seq_len(spec, 2**30, 2, **settings)

@@ -70,3 +70,39 @@ def test_legend_lists_the_stack_top_first_then_the_marks_and_colours_follow_the_
 def test_bad_input_is_refused_by_name(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def _example(entry):
+    return entry.example(8, 2, 16, 2)
+
+
+@pytest.mark.parametrize("name", sorted(pc.registry.ARCHITECTURES))
+def test_every_component_of_every_architecture_has_a_shade_of_its_own(name):
+    """Each band of a spec's figure is the formula share, in a named shade (not the near-white
+    of an unknown component) that differs from every other band it is drawn beside."""
+    spec = _example(pc.registry.ARCHITECTURES[name])
+    ns = [4, 16, 64]
+    ax = pc.plots.flop_shares(spec, {n: _measured(spec, n) for n in ns})
+    bands = _bands(ax)
+    assert set(bands) == set(pc.forward_flops_by_component(spec, 4))
+    for name, (_, lower, upper) in bands.items():
+        for n, low, high in zip(ns, lower, upper):
+            parts = pc.forward_flops_by_component(spec, n)
+            assert high - low == pytest.approx(parts[name] / sum(parts.values()), abs=1e-12)
+    fills = {area.get_label(): (tuple(area.get_facecolor()[0]), area.get_hatch())
+             for area in ax.collections}  # fmt: skip
+    near_white = pc.plots.style.shade(pc.registry.colour(spec), 0.95)
+    assert all(colour[:3] != pytest.approx(near_white) for colour, _ in fills.values())
+    assert len(set(fills.values())) == len(fills), fills
+    plt.close(ax.figure)
+
+
+def test_linear_attentions_products_are_hatched_on_top_like_softmax_attentions():
+    spec = pc.LinearAttention(16, 2, 32, 1)
+    ax = pc.plots.flop_shares(spec, {n: _measured(spec, n) for n in (4, 64)})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["read", "kv", "out", "qkv", "ffn"]  # top of the stack first
+    hatches = {area.get_label(): area.get_hatch() for area in ax.collections}
+    assert hatches["kv"] and hatches["read"] and hatches["kv"] != hatches["read"]
+    assert hatches["ffn"] is hatches["qkv"] is hatches["out"] is None
+    plt.close(ax.figure)

@@ -30,6 +30,11 @@ SPECS = [
     pc.Transformer(8, heads=1, d_ff=16, layers=1, window=4),
     pc.Transformer(8, heads=4, d_ff=16, layers=1, window=3, kv_heads=1),
     pc.Transformer(8, heads=2, d_ff=16, layers=1, window=2, causal=False),
+    pc.LinearAttention(8, heads=2, d_ff=16, layers=2),
+    pc.LinearAttention(8, heads=1, d_ff=12, layers=1, positional=True),
+    pc.LinearRecurrence(4, layers=2),  # the loop: one addcmul per position
+    pc.LinearRecurrence(4, layers=2, scan=True),  # n = 5: padded to 8, n states copied out
+    pc.LinearRecurrence(1, layers=1, scan=True),
 ]
 HYBRIDS = [  # forward only: formulas.decode refuses a Hybrid a prefill and a decode
     pc.Hybrid(4, pc.LSTM(6)),
@@ -160,5 +165,14 @@ LOCAL = [
 @pytest.mark.parametrize("spec,n,batch", LOCAL)
 def test_blocked_local_attention_bytes_equal_the_counter(spec, n, batch):
     """Windows that divide n and windows that do not, one head or several, grouped or not."""
+    module, x, _ = _run(spec, n, batch, F32, "forward")
+    assert pc.bytes_moved(spec, n, batch, F32, "forward", "unfused") == forward_traffic(module, x)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 8, 9])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_the_scans_levels_and_the_copy_of_its_padded_states_equal_the_counter(n, batch):
+    """Law: scan bytes follow N = 2^ceil(log2 n); N > n copies the n real states out."""
+    spec = pc.LinearRecurrence(3, layers=1, scan=True)
     module, x, _ = _run(spec, n, batch, F32, "forward")
     assert pc.bytes_moved(spec, n, batch, F32, "forward", "unfused") == forward_traffic(module, x)

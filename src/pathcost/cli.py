@@ -136,17 +136,20 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument(
         "--layers",
         type=int,
-        help="stack depth; a hybrid's is its --then's "
-        "(default: 1 for rnn and lstm, 8 for cnn, 6 for transformer)",
+        help="stack depth; a hybrid's is its --then's (default: 1 for rnn, lstm and "
+        "linear-recurrence, 8 for cnn, 6 for transformer and linear-attention)",
     )
-    estimate.add_argument("--heads", type=int, default=8, help="transformer: query heads")
+    estimate.add_argument(
+        "--heads", type=int, default=8, help="transformer: query heads; linear-attention: heads"
+    )
     estimate.add_argument(
         "--kv-heads", type=int, help="transformer: heads of K and V, dividing --heads "
         "(default: --heads, multi-head; 1 is multi-query)"
     )  # fmt: skip
     estimate.add_argument(
-        "--d-ff", type=int, help="transformer: FFN width (default: 4 x --d-model)"
-    )
+        "--d-ff", type=int,
+        help="transformer, linear-attention: FFN width (default: 4 x --d-model)",
+    )  # fmt: skip
     estimate.add_argument(
         "--window", type=int, help="transformer: local attention radius (default: full attention)"
     )
@@ -164,6 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     estimate.add_argument(
         "--then", choices=sorted(single_architectures()), default="lstm",
         help="hybrid: the model on its tokens, sized by the options above",
+    )  # fmt: skip
+    estimate.add_argument(
+        "--scan", action="store_true",
+        help="linear-recurrence: all n states by the Brent-Kung parallel scan "
+        "(default: the loop, one state transfer per position)",
     )  # fmt: skip
     estimate.add_argument("--batch", type=int, default=1, help="batch size")
     estimate.add_argument("--dtype", choices=sorted(DTYPES), default="fp16", help="element type")
@@ -298,9 +306,28 @@ def parser_choices(command: str, option: str) -> list:
     return list(action.choices)
 
 
+# options a spec cannot take, and why: refused by name rather than ignored
+_REFUSED = {
+    "linear-attention": {
+        "kv_heads": ("--kv-heads", "each head keeps its own state"),
+        "window": ("--window", "every position reads its whole prefix"),
+        "bidirectional": ("--bidirectional", "it is always causal"),
+    },
+    "linear-recurrence": {"bidirectional": ("--bidirectional", "it is always causal")},
+}
+
+
 def _spec(args):
     if args.arch == "hybrid":  # the body from the same options, under its own name
         return Hybrid(args.stride, _spec(argparse.Namespace(**{**vars(args), "arch": args.then})))
+    if args.scan and args.arch != "linear-recurrence":
+        raise ValueError(f"--scan applies to linear-recurrence only, not {args.arch}")
+    given = [(flag, why) for name, (flag, why) in _REFUSED.get(args.arch, {}).items()
+             if getattr(args, name) not in (None, False)]  # fmt: skip
+    if given:
+        flags, verb = ", ".join(flag for flag, _ in given), "does" if len(given) == 1 else "do"
+        reasons = "; ".join(why for _, why in given)
+        raise ValueError(f"{flags} {verb} not apply to {args.arch}: {reasons}")
     sizes = {"d_model": args.d_model}
     if args.layers is not None:
         sizes["layers"] = args.layers
@@ -309,10 +336,13 @@ def _spec(args):
         if args.dilations is not None:
             sizes.update(dilations=tuple(args.dilations))
             sizes.setdefault("layers", len(args.dilations))
-    if args.arch == "transformer":
+    if args.arch in ("transformer", "linear-attention"):
         d_ff = 4 * args.d_model if args.d_ff is None else args.d_ff
-        sizes.update(heads=args.heads, kv_heads=args.kv_heads, d_ff=d_ff, window=args.window)
-        sizes.update(causal=not args.bidirectional)
+        sizes.update(heads=args.heads, d_ff=d_ff)
+    if args.arch == "transformer":
+        sizes.update(kv_heads=args.kv_heads, window=args.window, causal=not args.bidirectional)
+    if args.arch == "linear-recurrence":
+        sizes.update(scan=args.scan)
     return ARCHITECTURES[args.arch].spec(**sizes)
 
 

@@ -3,8 +3,9 @@ memory against a budget, the device table, a benchmark's records, and the length
 profile of files, as exact numbers (``--json``) or aligned text in human units.
 
 Units: FLOPs in GFLOP (10^9; MFLOP for one decode step), bytes in MiB (2^20; a budget and
-its margin also in GiB, 2^30; a profile's attention weights in B, KiB, MiB or GiB, whichever
-reads best), times in ms or us.
+its margin also in GiB, 2^30; a decode state or a decode step's bytes below one MiB in KiB
+or B; a profile's attention weights in B, KiB, MiB or GiB, whichever reads best), times in
+ms or us.
 """
 
 import dataclasses
@@ -185,6 +186,13 @@ def _mib(value) -> str:
     return "n/a" if value is None else f"{value / 2**20:,.2f} MiB"
 
 
+def _mib_or_less(value) -> str:
+    """MiB, or KiB or bytes below one MiB: a recurrence's decode state is a few KiB."""
+    if value is None or value >= 2**20:
+        return _mib(value)
+    return f"{value / 2**10:,.2f} KiB" if value >= 2**10 else f"{value:,} B"
+
+
 def _gib(value) -> str:
     return "n/a" if value is None else f"{value / 2**30:,.2f} GiB"
 
@@ -228,12 +236,12 @@ def report(result: dict) -> str:
         ("attention weights, one layer", _mib(result["attention_weights_bytes_per_layer"])),
         ("activations saved for backward", _mib(result["activation_bytes"])),
         ("KV cache", _mib(result["kv_cache_bytes"])),
-        (f"decode state, after n = {n:,} tokens", _mib(result["decode_state_bytes"])),
+        (f"decode state, after n = {n:,} tokens", _mib_or_less(result["decode_state_bytes"])),
         (f"decode FLOPs per token, after n = {n:,} cached", _mflop(result["decode_step_flops"])),
     ]
     for count in traffic.COUNTS:
         moved = result["decode_bytes"]
-        rows.append((f"decode bytes per token, {count}", _mib(moved and moved[count])))
+        rows.append((f"decode bytes per token, {count}", _mib_or_less(moved and moved[count])))
     for count in traffic.COUNTS:
         intensity = result["decode_arithmetic_intensity"]
         rows.append((

@@ -28,6 +28,11 @@ and the body's transients at ceil(n / s) tokens beside its own full-length outpu
 (``_transients``); checkpointing it is refused (``training_step`` wraps a stack's
 ``layers``, which a Hybrid keeps inside its body). NB: the peak of a Hybrid is this model's
 composition, not fitted to a measured step as the four architectures' are.
+
+LinearAttention and LinearRecurrence ("Beyond the four") get their counts from
+``formulas.linear_budget``; linear attention is a stack of pre-norm blocks, so the peak
+treats it as a Transformer (its first block freed by the backward's end, the batch
+kept by its first LayerNorm), and the linear recurrence as an RNN.
 """
 
 import dataclasses
@@ -38,8 +43,9 @@ import torch
 
 from ..checks import is_int, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, OPTIMIZERS, PRECISIONS, require_spec
-from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from ..specs import CNN, LSTM, RNN, Hybrid, LinearAttention, Transformer
 from ..specs import body as sequence_body
+from . import linear_budget
 from .costs import (
     activation_bytes,
     downsampled_length,
@@ -73,8 +79,11 @@ def parameter_tensors(spec) -> int:
     RNN 3 per layer (W_x, b_x, W_h), LSTM 3, CNN 2 (weight, bias), Transformer 12 (qkv, out,
     two FFN linears: weight and bias each; two LayerNorms: weight and bias each).
     Hybrid: 2 (its convolution's weight and bias) + parameter_tensors(then).
+    LinearAttention 12, LinearRecurrence 5 (``linear_budget.parameter_tensors``).
     """
     require_spec(spec)
+    if isinstance(spec, linear_budget.SPECS):
+        return linear_budget.parameter_tensors(spec)
     if isinstance(spec, Hybrid):
         return 2 + parameter_tensors(spec.then)
     per_layer = 3 if isinstance(spec, (RNN, LSTM)) else 2 if isinstance(spec, CNN) else 12
@@ -103,7 +112,10 @@ def weight_casts(spec) -> int:
     (d (d + 2 h_kv d_k) + d^2 + 2 d f). Biases are cast too but not kept. Hybrid: s d^2 (a
     convolution keeps its weight even when its input needs no gradient) + weight_casts(then) + a
     recurrent body's first W_x, d^2 (RNN) or 4d^2 (LSTM): the tokens need a gradient.
+    LinearAttention D (4d^2 + 2 d f), LinearRecurrence (2D - 1) d^2 (``linear_budget``).
     """
+    if isinstance(spec, linear_budget.SPECS):
+        return linear_budget.weight_casts(spec)
     d, L = spec.d_model, spec.layers
     if isinstance(spec, Hybrid):
         first = {RNN: d * d, LSTM: 4 * d * d}.get(type(spec.then), 0)
@@ -137,11 +149,15 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
     prediction from PyTorch's documented list, not measured here. Hybrid: its body runs on
     the half tokens its convolution makes, so only LayerNorm statistics stay float32 (a
     Transformer body's D 4 B (n_pad / s)(4 - b), n_pad / s = ceil(n / s) tokens), with the
-    "cuda" softmax term at that length.
+    "cuda" softmax term at that length. LinearAttention, LinearRecurrence: + what
+    ``linear_budget.float32_extra_bytes`` counts, under either list (NB: for "cuda" a
+    prediction too: its float32 cumsum writes S and z wide, but the read keeps a half copy).
     """
     require_choice("lists", lists, AUTOCAST_LISTS)
     h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
     total = activation_bytes(spec, n, batch, dtype, attention) + weight_casts(spec) * h
+    if isinstance(spec, linear_budget.SPECS):
+        return total + linear_budget.float32_extra_bytes(spec, n, batch, h)
     if isinstance(spec, Hybrid):
         then, m = spec.then, downsampled_length(n, spec.stride)
         if isinstance(then, Transformer):
@@ -216,7 +232,7 @@ def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str =
     bytes per element of the layers' inputs: the weights' dtype, except under autocast where
     an RNN or CNN layer after the first takes the half-precision output of the one before (a
     Transformer's residual stream and an LSTM's h(t) = o(t) ⊙ tanh(c(t)), with c(t) in
-    float32, stay float32).
+    float32, stay float32). LinearAttention as a Transformer, a LinearRecurrence as an RNN.
     """
     require_choice("precision", precision, PRECISIONS)
     m = checkpointed_layers(spec, True if layers is None else layers)
@@ -224,7 +240,7 @@ def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str =
     first = B * n * d * itemsize(chosen.weights)
     if m == 0:
         return 0
-    if chosen.compute is None or isinstance(spec, (Transformer, LSTM)):
+    if chosen.compute is None or isinstance(spec, (Transformer, LinearAttention, LSTM)):
         return m * first
     return first + (m - 1) * B * n * d * itemsize(chosen.compute)
 
@@ -237,13 +253,15 @@ def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> 
     product, 2 B n f d. NB: PyTorch's non-reentrant checkpoint stops recomputing once every tensor
     backward needs is back (``torch.utils.checkpoint.set_checkpoint_early_stop``, on by
     default); the FFN's second product only makes the block's output, which backward does
-    not need. Training goes from about 3 F to about 4 F.
+    not need. Training goes from about 3 F to about 4 F. LinearAttention as a Transformer
+    (its block ends in the same FFN); a LinearRecurrence recomputes all of its layers,
+    diagonal transfers included (its GELU's backward needs out's output).
     """
     m = checkpointed_layers(spec, True if layers is None else layers)
     if m == 0:
         return 0
     total = forward_flops(_first_layers(spec, m), n, batch)
-    if isinstance(spec, Transformer):
+    if isinstance(spec, (Transformer, LinearAttention)):
         total -= m * 2 * batch * n * spec.d_ff * spec.d_model
     return total
 
@@ -253,7 +271,8 @@ def _activation_dtype(precision: str):
     return chosen.compute or chosen.weights
 
 
-def _transients(spec, n: int, B: int, s: int, attention: str) -> tuple[int, int, int, int]:
+def _transients(spec, n: int, B: int, s: int, attention: str,
+                mixed: bool = False) -> tuple[int, int, int, int]:
     """The largest temporaries M_1, M_2 and M_3 of the forward's end, of the backward's start
     and of its end, and the saved bytes a layer makes after its own peak: four numbers.
 
@@ -267,9 +286,12 @@ def _transients(spec, n: int, B: int, s: int, attention: str) -> tuple[int, int,
     mask); backward, the gradients of the weights and of the scores, twice the scores'
     bytes, which are B h n c b for c keys per query (n, or 3w with a window); its block's
     later saved bytes, (3 B n d + 2 B n + 2 B n f) b (out projection's input, second
-    LayerNorm, FFN), are not yet, or no longer, there.
+    LayerNorm, FFN), are not yet, or no longer, there. mixed: the step runs under autocast
+    (``linear_budget.transients``: a linear recurrence's scan then holds float32 states).
     """
     u = B * n * spec.d_model * s
+    if isinstance(spec, linear_budget.SPECS):
+        return linear_budget.transients(spec, n, B, s, mixed)
     if isinstance(spec, Hybrid):  # NB: composed, not read off a measured step
         m = downsampled_length(n, spec.stride)
         t_f, t_b, t_e, a_post = _transients(spec.then, m, B, s, attention)
@@ -296,6 +318,9 @@ def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
     if OPTIMIZERS[optimizer].buffers < 2:
         return 0
     d = spec.d_model
+    if isinstance(spec, linear_budget.SPECS):
+        largest = linear_budget.largest_parameter(spec)
+        return 2 * largest * itemsize(PRECISIONS[precision].weights)
     if isinstance(spec, Hybrid):  # its convolution's s d^2 weight, or the body's largest
         body = _optimizer_transient(spec.then, optimizer, precision)
         return max(2 * spec.stride * d * d * itemsize(PRECISIONS[precision].weights), body)
@@ -335,11 +360,12 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
 
     full = saved(spec)
     a, g = full / L, P / L
-    t_f, t_b, t_e, a_post = _transients(spec, n, batch, itemsize(dtype), attention)
+    t_f, t_b, t_e, a_post = _transients(spec, n, batch, itemsize(dtype), attention, mixed)
     t_o = _optimizer_transient(spec, optimizer, precision)
     inputs = checkpointed_activation_bytes(spec, n, batch, precision, m)
     kept = inputs + full - (saved(_first_layers(spec, m)) if m else 0)  # later layers: all
     body = sequence_body(spec)
+    blocks = isinstance(body, (Transformer, LinearAttention))  # pre-norm blocks
     if isinstance(body, Transformer):  # NB: measured, one float64 scalar per block that the
         kept += 8 * L  # graph keeps and saved-tensor hooks do not see
     whole = m == L  # the last layer checkpointed: backward recomputes it first
@@ -347,9 +373,12 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     # the batch itself, alive through the step, where backward keeps a copy of it instead
     # (a Hybrid's convolution keeps its padded copy, never the batch)
     held = isinstance(spec, (CNN, Hybrid))
-    held = held or (weights != dtype and not isinstance(spec, Transformer))
+    held = held or (weights != dtype and not isinstance(spec, (Transformer, LinearAttention)))
     x = batch * n * spec.d_model * itemsize(weights) if held else 0
-    first = 0 if isinstance(body, Transformer) else a + (inputs / m if m else 0)
+    # the first layer's input: kept by the checkpoint (a linear recurrence's first Linear
+    # saves that same tensor, or its cast beside the batch: neither comes twice)
+    again = m and not isinstance(spec, linear_budget.SPECS)
+    first = 0 if blocks else a + (inputs / m if again else 0)
     live = dict(zip(PHASES, (  # (bytes live at the moment, of which temporaries)
         (kept + t_f + x + (0 if whole else -a_post), t_f + x),
         (kept + last + g + t_b + x, t_b + x + max(last, 0)),

@@ -77,9 +77,10 @@ def saved_elements(spec, n: int, batch: int = 1) -> int:
     (loop) or D (3 B n d + B d (2N - m - 2) + max(m, 1) d) (scan). Per layer:
     LinearAttention: two LayerNorms (inputs, means, reciprocal deviations:
     2 B n d + 4 B n), qkv's input and output (4 B n d; the feature map's clamps read Q and
-    K there), exp(min(Q, 0)) and exp(min(K, 0)), and φ(Q) and φ(K) (4 B n d), [V, 1] and the read's numerator with its normaliser (B n (d + h) each),
-    the prefix sums S and z (B n h d_k (d_k + 1)), out's input (B n d), the FFN's input and
-    GELU's input and output (B n d + 2 B n f). LinearRecurrence: input's input
+    K there), exp(min(Q, 0)) and exp(min(K, 0)), and φ(Q) and φ(K) (4 B n d), [V, 1] and
+    the read's numerator with its normaliser (B n (d + h) each), the prefix sums S and z
+    (B n h d_k (d_k + 1)), out's input (B n d), the FFN's input and GELU's input and output
+    (B n d + 2 B n f). LinearRecurrence: input's input
     and GELU's input (2 B n d); the loop then saves out's input (B n d), the states
     h_(-1) = 0 ... h_(n-2) that each addcmul multiplies (B n d) and a = sigmoid(λ) (d); the
     scan saves one cloned (B, d) prefix per combine, the m decay powers a^(2^k) (a alone at

@@ -21,13 +21,16 @@ Conventions (stated once, used by every function here, and by ``measure.traffic`
 - A Hybrid has a forward phase only (``formulas.decode`` refuses it a prefill and a
   decode): its front-end and upsampling around its body's forward at n_pad / s = ceil(n / s)
   tokens.
+- LinearAttention and LinearRecurrence (scan or loop): ``formulas.linear_traffic``, the
+  same counts, positions as a Transformer's; their decode state (S and z, or h) is the same
+  size after every token.
 """
 
 import torch
 
 from ..checks import require_choice, require_non_negative, require_positive
 from ..registry import require_spec
-from ..specs import CNN, LSTM, RNN, Hybrid, Transformer
+from ..specs import CNN, LSTM, RNN, Hybrid, LinearAttention, LinearRecurrence, Transformer
 from .costs import (
     downsampled_length,
     forward_flops,
@@ -37,6 +40,7 @@ from .costs import (
     window_blocks,
 )
 from .decode import decode_state_bytes, decode_step_flops, require_decoder
+from .linear_traffic import linear_attention_bytes, linear_recurrence_bytes
 
 PHASES = ("forward", "prefill", "decode")
 COUNTS = ("unfused", "ideal")
@@ -213,6 +217,15 @@ def _unfused(spec, n: int, B: int, s: int, decode: bool) -> int:
         return _recurrent(spec, n, B, s, decode)
     if isinstance(spec, CNN):
         return _conv(spec, n, B, s, decode)
+    if isinstance(spec, LinearAttention):
+        total = linear_attention_bytes(spec, n, B, s, decode)
+        if spec.positional:  # as a Transformer's: n positions, or the one row decoded
+            d = spec.d_model
+            rows = 2 * B * d + d if decode else 2 * B * n * d + n * d
+            total += _positions(n + 1 if decode else n, B, rows, d, s)
+        return total
+    if isinstance(spec, LinearRecurrence):
+        return linear_recurrence_bytes(spec, n, B, s, decode)
     return (_transformer_step if decode else _transformer_forward)(spec, n, B, s)
 
 
@@ -243,7 +256,8 @@ def bytes_moved(spec, n: int, batch: int = 1, dtype=torch.float32, phase: str = 
     n_pad = s ceil(n / s) and n_pad / s tokens: unfused, B n d + 2 B d n_pad + s d^2 + d +
     B d n_pad / s, + 2 B d n_pad / s (contiguous tokens, more than one token and d > 1)
     + 2 B d n_pad (the repeat, s > 1 and more than one token), times b bytes, + the body's
-    unfused bytes at n_pad / s tokens; ideal as above.
+    unfused bytes at n_pad / s tokens; ideal as above. LinearAttention, LinearRecurrence:
+    ``linear_traffic.linear_attention_bytes`` and ``linear_recurrence_bytes``.
     """
     s = _check(spec, n, batch, dtype, phase, count)
     if count == "unfused":

@@ -44,11 +44,15 @@ def scaling(records, ax=None, min_n: int = 1):
     return ax
 
 
-# conv is a CNN's only component, and a Hybrid's front end beside an LSTM's input (0.0)
+# conv is a CNN's only component, and a Hybrid's front end beside an LSTM's input (0.0);
+# a linear recurrence draws input, recurrent and out; linear attention's kv and read (its
+# outer products and its read of the prefix sums) sit where softmax attention's products do
 _SHARE_SHADES = {
     "input": 0.0, "recurrent": 0.5, "conv": 0.25,
     "ffn": 0.55, "qkv": 0.75, "out": 0.88, "scores": 0.0, "values": 0.3, "fused": 0.0,
+    "kv": 0.0, "read": 0.3,
 }  # fmt: skip
+_HATCHES = {"scores": "//", "values": "\\\\", "kv": "//", "read": "\\\\"}
 
 
 def flop_shares(spec, counts: dict, ax=None, marks=None):
@@ -57,8 +61,9 @@ def flop_shares(spec, counts: dict, ax=None, marks=None):
     Drawn in "Counting compute": share_c(n) = FLOPs_c(n) / sum over components of FLOPs(n),
     from counts {n: {component: FLOPs}} such as ``measure.flops_by_component`` returns on
     the meta device. Components are stacked in a fixed order (FFN at the bottom, the
-    attention products, dark and hatched, on top) in shades of the spec's architecture
-    colour; a component the book does not name is drawn near-white above them.
+    attention products, dark and hatched, on top: QK^T and AV, or linear attention's kv and
+    read) in shades of the spec's architecture colour, each distinct from the others the
+    spec draws; a component the book does not name is drawn near-white above them.
     marks: {label: n}, vertical reference lines such as a crossover. Returns the axes.
     """
     require_spec(spec)
@@ -79,7 +84,7 @@ def flop_shares(spec, counts: dict, ax=None, marks=None):
         share = [counts[n][name] / total for n, total in zip(ns, totals)]
         top = [b + s for b, s in zip(bottom, share)]
         tint = shade(colour(spec), _SHARE_SHADES.get(name, 0.95))
-        hatch = {"scores": "//", "values": "\\\\"}.get(name)
+        hatch = _HATCHES.get(name)
         ax.fill_between(
             ns, bottom, top, facecolor=tint, edgecolor="white", lw=0.6, hatch=hatch, label=name
         )
