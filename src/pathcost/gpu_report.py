@@ -546,7 +546,8 @@ def predicted_tables(gpu: str = "t4", size: str = "full") -> dict:
         f"Predicted on {gpu} (datasheet), float16: one forward pass at batch 1": forward,
         f"Predicted on {gpu}: one layer's explicit attention weights, float16": weights,
         f"Predicted on {gpu}: one mixed-fp16 Adam training step, CUDA's autocast lists": training,
-        "Counted, on any device: a linear recurrence (d = 64, batch 8), loop against scan": steps,
+        "Predicted for any device: a linear recurrence (d = 64, batch 8), loop against scan,"
+        " the transfers and combine FLOPs each runs (counted, no time predicted)": steps,
     }
 
 

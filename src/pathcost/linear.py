@@ -110,11 +110,11 @@ def scan(a, u):
     """All n states h_t = a ⊙ h_(t-1) + u_t (h_(-1) = 0) by a Brent-Kung parallel scan.
 
     Brent & Kung 1982, the work-efficient inclusive scan: u (B, n, d) is zero-padded to
-    N = 2^m, m = ceil(log2 n). Up-sweep, levels k = 0 ... m - 1: the last element of every
-    block of 2^(k+1) combines with the element 2^k before it. Down-sweep, k = m - 2 ... 0:
-    every element i with i + 1 an odd multiple of 2^k (but the first) combines with
-    i - 2^k. A combine of a segment of length 2^k after a prefix b is a^(2^k) ⊙ b + own,
-    one ``addcmul``; the decay powers a^(2^k) are squared once per level (d wide, no n).
+    N = 2^m, m = ceil(log2 n). Up-sweep, levels v = 0 ... m - 1: the last element of every
+    block of 2^(v+1) combines with the element 2^v before it. Down-sweep, v = m - 2 ... 0:
+    every element i with i + 1 an odd multiple of 2^v (but the first) combines with
+    i - 2^v. A combine of a segment of length 2^v after a prefix b is a^(2^v) ⊙ b + own,
+    one ``addcmul``; the decay powers a^(2^v) are squared once per level (d wide, no n).
     2N - m - 2 combines in all (the loop does n), on 2m - 1 levels (none at n = 1).
     """
     n = u.shape[1]
@@ -123,9 +123,9 @@ def scan(a, u):
     h = F.pad(u, (0, 0, 0, size - n))  # (B, N, d): zeros after the last position
     powers = [a]
     for _ in range(m - 1):
-        powers.append(powers[-1] * powers[-1])  # a^(2^k)
+        powers.append(powers[-1] * powers[-1])  # a^(2^v)
     for k in range(m):  # up-sweep
-        blocks = h.unflatten(1, (size >> (k + 1), 2 << k))  # (B, N / 2^(k+1), 2^(k+1), d)
+        blocks = h.unflatten(1, (size >> (k + 1), 2 << k))  # (B, N / 2^(v+1), 2^(v+1), d)
         last = torch.addcmul(blocks[:, :, -1], powers[k], blocks[:, :, (1 << k) - 1].clone())
         h = torch.cat([blocks[:, :, :-1], last.unsqueeze(2)], dim=2).flatten(1, 2)
     for k in reversed(range(m - 1)):  # down-sweep

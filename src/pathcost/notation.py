@@ -516,6 +516,10 @@ TERMS = (
     Term("meta device", "PyTorch's shape-only device: tensors on it have shapes but no "
          "storage, so a model can be run for counting without computing anything.",
          "counting_compute"),
+    Term("linear attention", "Attention whose weights are products of positive features, "
+         "φ(q_t) · φ(k_s), instead of a softmax: the sum over keys becomes prefix sums of "
+         "d_k × d_k states, so it costs O(n) and decodes from a state of fixed size, at the "
+         "price of exact recall.", "beyond"),
     Term("MiB", "A mebibyte, 2^20 bytes; a GiB is 2^30. MB and GB are 10^6 and 10^9 bytes.",
          "memory"),
     Term("mixed precision", "Running most arithmetic in a 16-bit type while the weights stay "
@@ -531,6 +535,9 @@ TERMS = (
          "below it (the nearest rank); P50 is the median.", "choosing_a_model"),
     Term("padding", "Zero positions added to make a sequence, or a convolution's input, as "
          "long as required.", "receptive_fields"),
+    Term("parallel scan", "All prefixes of an associative combine, x_0, x_0 ∘ x_1, "
+         "x_0 ∘ x_1 ∘ x_2, ..., computed in about 2 log2 n dependent levels instead of n "
+         "steps; a linear recurrence is one.", "beyond"),
     Term("path length", "L: the fewest hops that carry information from input position i to "
          "output position j in a model's routing graph; ∞ when no route exists.",
          "routing_graphs"),

@@ -83,7 +83,7 @@ def saved_elements(spec, n: int, batch: int = 1) -> int:
     (B n d + 2 B n f). LinearRecurrence: input's input
     and GELU's input (2 B n d); the loop then saves out's input (B n d), the states
     h_(-1) = 0 ... h_(n-2) that each addcmul multiplies (B n d) and a = sigmoid(λ) (d); the
-    scan saves one cloned (B, d) prefix per combine, the m decay powers a^(2^k) (a alone at
+    scan saves one cloned (B, d) prefix per combine, the m decay powers a^(2^v) (a alone at
     n = 1) and out's input, the n real states (the scan copies them out of the padded ones,
     so the padding is not kept alive: B n d).
     """

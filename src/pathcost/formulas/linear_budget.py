@@ -54,7 +54,7 @@ def float32_extra_bytes(spec, n: int, batch: int, size: int) -> int:
     D (2 B n d + 4 B n)(4 - b), as a Transformer. LinearRecurrence: a = sigmoid(λ) is
     float32, and so is every state after the first transfer (a float32 ⊙ a half state
     promotes): the loop D (d + (n - 1) B d)(4 - b) (h_(-1) = 0 is half); the scan
-    D (m' d + (2N - m - 2 - N / 2) B d)(4 - b), m' = max(m, 1): the powers a^(2^k) and the
+    D (m' d + (2N - m - 2 - N / 2) B d)(4 - b), m' = max(m, 1): the powers a^(2^v) and the
     prefixes cloned after the first level (out keeps the half cast of the n states).
     """
     _require_linear(spec)

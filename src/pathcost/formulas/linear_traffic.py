@@ -45,12 +45,12 @@ def linear_attention_bytes(spec: LinearAttention, n: int, batch: int, size: int,
 
 
 def scan_elements(n: int, batch: int, d: int) -> int:
-    """Elements ``linear.scan`` moves for all n states of one layer (B, n, d), a^(2^k) included.
+    """Elements ``linear.scan`` moves for all n states of one layer (B, n, d), a^(2^v) included.
 
-    Derived in "Beyond the four". With N = 2^m, m = ceil(log2 n), and c_k = N / 2^(k+1):
-    pad B n d + B N d; the decay powers 3d (m - 1); each up-sweep level k = 0 .. m - 1,
-    clone, addcmul, cat, 5 B c_k d + d + 2 B N d; each down-sweep level k = 0 .. m - 2,
-    5 B (c_k - 1) d + d + 2 B (N - 2^(k+1)) d + 2 B N d (the middle's cat, then the whole).
+    Derived in "Beyond the four". With N = 2^m, m = ceil(log2 n), and c(v) = N / 2^(v+1):
+    pad B n d + B N d; the decay powers 3d (m - 1); each up-sweep level v = 0 .. m - 1,
+    clone, addcmul, cat, 5 B c(v) d + d + 2 B N d; each down-sweep level v = 0 .. m - 2,
+    5 B (c(v) - 1) d + d + 2 B (N - 2^(v+1)) d + 2 B N d (the middle's cat, then the whole).
     """
     m = (n - 1).bit_length()
     N, B = 1 << m, batch

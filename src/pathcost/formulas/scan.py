@@ -1,10 +1,10 @@
 """Axis 1 for the Brent-Kung scan of ``linear.scan``: its combines, levels and longest chain.
 
 Pure integer arithmetic, derived in "Beyond the four". The scan pads n positions with zeros
-to N = 2^m, m = ceil(log2 n), runs an up-sweep (levels k = 0 ... m - 1: the last element of
-every block of 2^(k+1) combines with the element 2^k before it) and a down-sweep (levels
-k = m - 2 ... 0: every element i with i + 1 an odd multiple of 2^k, but the first, combines
-with i - 2^k), then crops to n. A combine is one state transfer a^(2^k) ⊙ b + own. The
+to N = 2^m, m = ceil(log2 n), runs an up-sweep (levels v = 0 ... m - 1: the last element of
+every block of 2^(v+1) combines with the element 2^v before it) and a down-sweep (levels
+v = m - 2 ... 0: every element i with i + 1 an odd multiple of 2^v, but the first, combines
+with i - 2^v), then crops to n. A combine is one state transfer a^(2^v) ⊙ b + own. The
 numbers here count per channel and per layer; ``paths.sequential_steps`` calls
 ``scan_depth`` for a LinearRecurrence with scan=True.
 """
@@ -53,7 +53,7 @@ def scan_depth(n: int, layers: int = 1) -> int:
     A stack has no closed form: each layer pads to N and crops, so the algorithm is run on
     integers. Every position carries a depth, the padded zeros 0, layer l's inputs the
     depths of layer l - 1's outputs; each combine sets depth[i] = max(depth[i],
-    depth[i - 2^k]) + 1, level by level as ``linear.scan`` runs them; S is the largest depth
+    depth[i - 2^v]) + 1, level by level as ``linear.scan`` runs them; S is the largest depth
     anywhere, padded positions included (they are computed). O(D N) work, D = `layers`.
     """
     require_positive(n=n, layers=layers)
