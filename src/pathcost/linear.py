@@ -71,34 +71,21 @@ class LinearSelfAttention(nn.Module):
         return self.out(self.normalise(self.read(q, states)))
 
 
-class LinearAttentionBlock(nn.Module):
-    """Pre-norm block: x + attn(norm(x)), then x + ffn(norm(x)), as ``models.Block``."""
-
-    def __init__(self, spec: LinearAttention):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(spec.d_model)
-        self.attn = LinearSelfAttention(spec)
-        self.norm2 = nn.LayerNorm(spec.d_model)
-        self.ffn = nn.Sequential(
-            nn.Linear(spec.d_model, spec.d_ff), nn.GELU(), nn.Linear(spec.d_ff, spec.d_model)
-        )
-
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
-
-
 class LinearAttentionStack(nn.Module):
     """`layers` linear-attention blocks, with sinusoidal positions added first if the spec asks."""
 
     def __init__(self, spec: LinearAttention):
+        from .models import Block  # models imports this module: import late
+
         super().__init__()
         self.positional = spec.positional
-        self.layers = nn.ModuleList(LinearAttentionBlock(spec) for _ in range(spec.layers))
+        self.layers = nn.ModuleList(
+            Block(spec, LinearSelfAttention(spec)) for _ in range(spec.layers)
+        )
 
     def forward(self, x):
         if self.positional:
-            from .models import sinusoidal_positions  # models imports this module: import late
+            from .models import sinusoidal_positions
 
             x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         for layer in self.layers:

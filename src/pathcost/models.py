@@ -229,12 +229,16 @@ class SelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm Transformer block: x + attn(norm(x)), then x + ffn(norm(x))."""
+    """Pre-norm block: x + attn(norm(x)), then x + ffn(norm(x)), with a GELU FFN d_ff wide.
 
-    def __init__(self, spec: Transformer, kernel: str):
+    `attn` is the attention module: ``SelfAttention`` in a Transformer, the linear
+    attention of ``linear.LinearSelfAttention`` in a LinearAttention stack.
+    """
+
+    def __init__(self, spec, attn: nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(spec.d_model)
-        self.attn = SelfAttention(spec, kernel)
+        self.attn = attn
         self.norm2 = nn.LayerNorm(spec.d_model)
         self.ffn = nn.Sequential(
             nn.Linear(spec.d_model, spec.d_ff), nn.GELU(), nn.Linear(spec.d_ff, spec.d_model)
@@ -262,7 +266,9 @@ class TransformerStack(nn.Module):
     def __init__(self, spec: Transformer, kernel: str):
         super().__init__()
         self.positional = spec.positional
-        self.layers = nn.ModuleList(Block(spec, kernel) for _ in range(spec.layers))
+        self.layers = nn.ModuleList(
+            Block(spec, SelfAttention(spec, kernel)) for _ in range(spec.layers)
+        )
 
     def forward(self, x):  # x: (B, n, d)
         if self.positional:

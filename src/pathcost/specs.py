@@ -79,6 +79,19 @@ class CNN:
         return self.dilations if self.dilations is not None else (1,) * self.layers
 
 
+def _require_blocks(spec) -> None:
+    """What Transformer and LinearAttention share: positive sizes, heads dividing d_model,
+    and an even d_model for sinusoidal positions; ValueError naming the parameter."""
+    require_positive(d_model=spec.d_model, heads=spec.heads, d_ff=spec.d_ff, layers=spec.layers)
+    if spec.d_model % spec.heads:
+        raise ValueError(
+            f"d_model must be divisible by heads, got d_model={spec.d_model}, heads={spec.heads}"
+        )
+    require_bool(positional=spec.positional)
+    if spec.positional and spec.d_model % 2:
+        raise ValueError(f"d_model must be even for sinusoidal positions, got {spec.d_model}")
+
+
 @dataclass(frozen=True)
 class Transformer:
     """Pre-norm Transformer blocks (Vaswani et al. 2017): attention, then a GELU FFN, each residual.
@@ -103,12 +116,7 @@ class Transformer:
     kv_heads: int | None = None
 
     def __post_init__(self):
-        require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
-        if self.d_model % self.heads:
-            raise ValueError(
-                "d_model must be divisible by heads, "
-                f"got d_model={self.d_model}, heads={self.heads}"
-            )
+        _require_blocks(self)
         if self.window is not None:
             require_positive(window=self.window)
         if self.kv_heads is not None:
@@ -117,9 +125,7 @@ class Transformer:
                 raise ValueError(
                     f"kv_heads must divide heads, got kv_heads={self.kv_heads}, heads={self.heads}"
                 )
-        require_bool(causal=self.causal, positional=self.positional)
-        if self.positional and self.d_model % 2:
-            raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
+        require_bool(causal=self.causal)
 
     @property
     def d_head(self) -> int:
@@ -157,15 +163,7 @@ class LinearAttention:
     positional: bool = False
 
     def __post_init__(self):
-        require_positive(d_model=self.d_model, heads=self.heads, d_ff=self.d_ff, layers=self.layers)
-        if self.d_model % self.heads:
-            raise ValueError(
-                "d_model must be divisible by heads, "
-                f"got d_model={self.d_model}, heads={self.heads}"
-            )
-        require_bool(positional=self.positional)
-        if self.positional and self.d_model % 2:
-            raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
+        _require_blocks(self)
 
     @property
     def causal(self) -> bool:
