@@ -108,6 +108,8 @@ def test_a_hybrid_is_its_stride_and_a_body_sized_by_the_same_options(capsys):
          "--kv-heads, --bidirectional do not apply to linear-attention"),
         ("--arch linear-recurrence --bidirectional --n 16",
          "--bidirectional does not apply to linear-recurrence: it is always causal"),
+        ("--arch linear-recurrence --window 4 --n 16",
+         "--window does not apply to linear-recurrence: it has no attention"),
         ("--arch rnn --scan --n 16", "--scan applies to linear-recurrence only, not rnn"),
         ("--arch linear-attention --scan --n 16", "--scan applies to linear-recurrence only"),
         ("--arch hybrid --then linear-attention --n 16", "invalid choice: 'linear-attention'"),

@@ -313,7 +313,11 @@ _REFUSED = {
         "window": ("--window", "every position reads its whole prefix"),
         "bidirectional": ("--bidirectional", "it is always causal"),
     },
-    "linear-recurrence": {"bidirectional": ("--bidirectional", "it is always causal")},
+    "linear-recurrence": {
+        "kv_heads": ("--kv-heads", "it has no attention"),
+        "window": ("--window", "it has no attention"),
+        "bidirectional": ("--bidirectional", "it is always causal"),
+    },
 }
 
 
