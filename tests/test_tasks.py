@@ -177,6 +177,20 @@ def test_sweep_builds_a_spec_per_span_and_pivot_makes_one_row_per_model():
     assert training.sweep([SHORT_CNN], "copy", [3], size=TINY)[0]["model"] == "CNN k=3 causal"
 
 
+def test_a_sweep_in_worker_processes_gives_the_rows_of_one_run_after_another():
+    models = {"CNN grown": lambda span: pc.CNN(16, kernel=2, layers=span), "short": SHORT_CNN,
+              "LSTM": pc.LSTM(8)}  # fmt: skip
+    one_by_one = training.sweep(models, "copy", [3, 5], size=TINY)
+    assert training.sweep(models, "copy", [3, 5], size=TINY, workers=2) == one_by_one
+    assert training._parallel(2, None) and not training._parallel(1, "cpu")
+    assert not training._parallel(2, "cuda")  # a forked child cannot use its parent's CUDA
+
+
+def test_a_sweep_needs_a_positive_number_of_workers():
+    with pytest.raises(ValueError, match="workers"):
+        training.sweep([SHORT_CNN], "copy", [3], size=TINY, workers=0)
+
+
 @pytest.mark.parametrize(
     "call,name",
     [

@@ -8,6 +8,7 @@ size of ``registry.RUN_SIZES``.
 """
 
 import contextlib
+import multiprocessing
 from dataclasses import dataclass
 
 import torch
@@ -155,6 +156,22 @@ def train(
         return (predicted == targets).float().mean().item()
 
 
+_RUNS: list = []  # the (spec, task, span, size, seed, params) a forked worker trains
+
+
+def _run(index: int) -> float:
+    """Train run `index` of ``_RUNS`` on the CPU: what a worker process does."""
+    spec, task, span, size, seed, params = _RUNS[index]
+    return train(spec, task, span, size, seed, None, False, **params)
+
+
+def _parallel(workers: int, device) -> bool:
+    """Whether runs go to `workers` forked processes: only on the CPU, and only where the
+    platform can fork (each run is seeded and single-threaded, so the rows are the same)."""
+    cpu = device is None or torch.device(device).type == "cpu"
+    return workers > 1 and cpu and "fork" in multiprocessing.get_all_start_methods()
+
+
 def sweep(
     models,
     task: str,
@@ -163,6 +180,7 @@ def sweep(
     seed: int = 0,
     device=None,
     progress: bool = False,
+    workers: int = 1,
     **params,
 ) -> list[dict]:
     """Held-out accuracy of every model at every span: rows {"model", "span", "accuracy"}.
@@ -170,7 +188,9 @@ def sweep(
     models: a list of specs (each labelled by ``specs.label``), or a dict {label: model} whose
     model is a spec or a function span -> spec, for a model sized to each span (a dilated
     CNN with just enough layers). Start a label with the architecture's name: figures take
-    the colour from its first word.
+    the colour from its first word. workers > 1 trains that many runs at once in forked
+    processes on the CPU (elsewhere, or without fork, one after another); every run is
+    seeded and single-threaded, so the rows do not depend on it.
     """
     if isinstance(models, dict):
         named = list(models.items())
@@ -184,13 +204,20 @@ def sweep(
         raise ValueError("models and spans must each hold at least one entry")
     for span in spans:
         require_positive(span=span)
-    rows = []
-    grid = [(name, model, span) for name, model in named for span in spans]
-    for name, model, span in tqdm(grid, desc=task, disable=not progress):
-        spec = model(span) if callable(model) else model
-        accuracy = train(spec, task, span, size, seed, device, progress, **params)
-        rows.append({"model": name, "span": span, "accuracy": accuracy})
-    return rows
+    require_positive(workers=workers)
+    grid = [(name, model(span) if callable(model) else model, span)
+            for name, model in named for span in spans]  # fmt: skip
+    if _parallel(workers, device):
+        _RUNS[:] = [(spec, task, span, size, seed, params) for _, spec, span in grid]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            done = pool.imap(_run, range(len(grid)))
+            accuracies = list(tqdm(done, total=len(grid), desc=task, disable=not progress))
+        _RUNS.clear()
+    else:
+        accuracies = [train(spec, task, span, size, seed, device, progress, **params)
+                      for _, spec, span in tqdm(grid, desc=task, disable=not progress)]
+    return [{"model": name, "span": span, "accuracy": accuracy}
+            for (name, _, span), accuracy in zip(grid, accuracies, strict=True)]
 
 
 def pivot(rows: list[dict], digits: int = 2) -> list[dict]:
