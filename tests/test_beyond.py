@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import pathcost as pc
+from pathcost.advisor.points import two_axis_points
 from pathcost.experiments import recall
 
 matplotlib.use("Agg")
@@ -53,14 +54,25 @@ def test_weights_are_positive_and_rows_sum_to_one(kernel):
 
 
 @pytest.mark.parametrize("kernel", recall.KERNELS)
-def test_one_stored_pair_is_always_recalled(kernel):
-    assert recall.recall_accuracy(1, 8, kernel) == 1.0
-
-
-def test_recall_is_a_fraction_of_whole_reads():
-    trials, pairs = 4, 5
-    accuracy = recall.recall_accuracy(pairs, 8, "linear", trials=trials)
-    assert 0 <= accuracy <= 1 and (accuracy * trials * pairs) == round(accuracy * trials * pairs)
+def test_recall_equals_a_read_of_every_query_by_hand(kernel):
+    trials, pairs, d_k = 3, 6, 4
+    g = torch.Generator().manual_seed(0)  # the probe's own draws, in its order
+    keys, values = (torch.randn(trials, pairs, d_k, generator=g, dtype=torch.float64)
+                    for _ in range(2))  # fmt: skip
+    hits = 0
+    for t in range(trials):
+        for i in range(pairs):  # one query at a time, weights written out
+            q = keys[t, i]
+            if kernel == "softmax":
+                scores = torch.stack([q @ keys[t, j] / d_k**0.5 for j in range(pairs)]).exp()
+            else:
+                phi = pc.linear.feature_map
+                scores = torch.stack([phi(q) @ phi(keys[t, j]) for j in range(pairs)])
+            read = (scores / scores.sum()) @ values[t]
+            distances = [float((read - values[t, j]).norm()) for j in range(pairs)]
+            hits += distances.index(min(distances)) == i
+    assert recall.recall_accuracy(pairs, d_k, kernel, trials=trials, seed=0) == hits / (
+        trials * pairs)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +127,18 @@ def test_the_figures_label_both_axes_with_units():
 def test_a_figure_without_rows_is_refused(draw):
     with pytest.raises(ValueError, match="rows"):
         draw([])
+
+
+def test_the_two_axis_points_put_each_measurement_on_its_formula():
+    points = two_axis_points(12, 24, d_model=8, heads=2, window=4)
+    measured = [p for p in points if p[3]]
+    formula = [p for p in points if not p[3]]
+    names = set(pc.advisor.choice.candidates(12, 8, 2, {"window": 4})) - {"transformer-fused"}
+    assert len(measured) == len(formula) == len(names)
+    for (spec, path, flops, _), (same, path_f, flops_f, _) in zip(measured, formula, strict=True):
+        assert spec == same and (path, flops) == (path_f, flops_f), spec
+
+
+def test_two_axis_points_need_a_length_beyond_the_span():
+    with pytest.raises(ValueError, match="n must be longer"):
+        two_axis_points(12, 12, d_model=8, heads=2)
