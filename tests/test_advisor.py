@@ -168,6 +168,7 @@ def test_an_inference_answer_gives_its_latency_and_its_memory_of_weights_and_sta
 # numbers they are held to are counted on the real modules (the FLOP counter on the meta
 # device, parameters, the chain tracer) or closed forms of the tensors a decoder keeps.
 D, LAYERS = 512, THRESHOLDS["layers"]
+T4_BANDWIDTH = pc.devices.DEVICES["t4"].bandwidth_bytes_per_s  # bytes/s, its datasheet
 
 
 def _measured(spec, n, batch):
@@ -299,6 +300,6 @@ def test_a_short_span_with_room_keeps_the_answer_of_the_four():
     linear = _bound(pc.LinearRecurrence(D, scan=True), 128, 32, "t4", "fp16", training=True)
     assert r.estimates["linear-recurrence"]["step_time_bound_s"] == linear
     # the hybrid's chain alone: 3 passes of ceil(n / s) steps, each reading W_h (4d x d)
-    chain = 3 * -(-128 // THRESHOLDS["stride"]) * 4 * D * D * 2 / 320e9
+    chain = 3 * -(-128 // THRESHOLDS["stride"]) * 4 * D * D * 2 / T4_BANDWIDTH
     assert r.estimates["hybrid"]["step_time_bound_s"] >= chain > linear
     assert any("linear-recurrence would come first" in c for c in r.what_would_change)

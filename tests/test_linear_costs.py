@@ -77,7 +77,12 @@ def test_the_recurrent_component_is_n_transfers_or_the_scans_combines():
         loop = pc.forward_flops_by_component(pc.LinearRecurrence(8, 2), n, 3)["recurrent"]
         tree = pc.forward_flops_by_component(pc.LinearRecurrence(8, 2, scan=True), n, 3)
         assert loop == 2 * 2 * 3 * 8 * n
-        assert tree["recurrent"] == 2 * 2 * 3 * 8 * scan.scan_combines(n)
+        size = 1  # the scan's levels, counted one by one: the up-sweep's N / 2^(v+1)
+        while size < n:  # combines at level v, the down-sweep's one fewer (N >= 4)
+            size *= 2
+        ups = [size >> (v + 1) for v in range(size.bit_length() - 1)]
+        combines = sum(ups) + sum(up - 1 for up in ups[:-1])
+        assert tree["recurrent"] == 2 * 2 * 3 * 8 * combines
 
 
 DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
