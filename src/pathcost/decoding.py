@@ -17,10 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import require_non_negative, require_positive
-from .linear import LinearAttentionStack, LinearRecurrentLayer, LinearRecurrentStack
+from .linear import LinearAttentionStack
 from .models import ConvStack, LSTMLayer, Recurrent, TransformerStack, sinusoidal_positions
-
-_RECURRENT = (Recurrent, LinearRecurrentStack)  # stepped through their layers' ``step``
 
 
 class State(NamedTuple):
@@ -50,13 +48,16 @@ class Decoder(nn.Module):
 
     def __init__(self, module):
         super().__init__()
-        if not isinstance(module, (*_RECURRENT, ConvStack, TransformerStack, LinearAttentionStack)):
+        if not isinstance(module, (Recurrent, ConvStack, TransformerStack)):  # linear's too
             raise ValueError(
                 f"module must come from models.build(spec), got {type(module).__name__}"
             )
         if isinstance(module, ConvStack) and any(layer.pad[1] for layer in module.layers):
             raise ValueError("module must be causal to decode: this CNN is centred")
-        if isinstance(module, TransformerStack) and not module.layers[0].attn.causal:
+        softmax = isinstance(module, TransformerStack) and not isinstance(
+            module, LinearAttentionStack
+        )  # a LinearAttentionStack is a TransformerStack too, and always causal
+        if softmax and not module.layers[0].attn.causal:
             raise ValueError("module must be causal to decode: this Transformer is not")
         self.module = module  # a submodule: the decoder's parameters are the module's own
 
@@ -67,18 +68,18 @@ class Decoder(nn.Module):
         new = {"device": weight.device, "dtype": weight.dtype}
         layers = []
         for layer in self.module.layers:
-            if isinstance(self.module, TransformerStack):
-                attn = layer.attn
-                shape = (batch, attn.kv_heads, 0, attn.d_head)
-                layers.append((torch.zeros(shape, **new), torch.zeros(shape, **new)))
-            elif isinstance(self.module, _RECURRENT):
-                d = layer.input.in_features
-                count = 2 if isinstance(layer, LSTMLayer) else 1  # (h, c) or (h,)
-                layers.append(tuple(torch.zeros(batch, d, **new) for _ in range(count)))
-            elif isinstance(self.module, LinearAttentionStack):
+            if isinstance(self.module, LinearAttentionStack):  # before TransformerStack: one too
                 attn = layer.attn
                 shape = (batch, attn.heads, attn.d_head, attn.d_head + 1)
                 layers.append((torch.zeros(shape, **new),))
+            elif isinstance(self.module, TransformerStack):
+                attn = layer.attn
+                shape = (batch, attn.kv_heads, 0, attn.d_head)
+                layers.append((torch.zeros(shape, **new), torch.zeros(shape, **new)))
+            elif isinstance(self.module, Recurrent):  # linear recurrences too
+                d = layer.input.in_features
+                count = 2 if isinstance(layer, LSTMLayer) else 1  # (h, c) or (h,)
+                layers.append(tuple(torch.zeros(batch, d, **new) for _ in range(count)))
             else:
                 shape = (batch, layer.conv.in_channels, layer.pad[0])  # (B, d, (k - 1) r)
                 layers.append((torch.zeros(shape, **new),))
@@ -91,13 +92,13 @@ class Decoder(nn.Module):
             x = x + sinusoidal_positions(p + 1, d, x.device, x.dtype)[p]  # row p, as forward
         layers = []
         for layer, kept in zip(self.module.layers, state.layers, strict=True):
-            if isinstance(self.module, TransformerStack):
-                x, kept = _block_step(layer, x, kept)
-            elif isinstance(self.module, _RECURRENT):
-                kept = layer.step(layer.input(x), kept)
-                x = layer.output(kept[0]) if isinstance(layer, LinearRecurrentLayer) else kept[0]
-            elif isinstance(self.module, LinearAttentionStack):
+            if isinstance(self.module, LinearAttentionStack):  # before TransformerStack: one too
                 x, kept = _linear_block_step(layer, x, kept)
+            elif isinstance(self.module, TransformerStack):
+                x, kept = _block_step(layer, x, kept)
+            elif isinstance(self.module, Recurrent):  # linear recurrences too
+                kept = layer.step(layer.input(x), kept)
+                x = layer.output(kept[0])
             else:
                 x, kept = _conv_step(layer, x, kept)
             layers.append(kept)

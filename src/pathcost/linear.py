@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import Block, Recurrent, RNNLayer, TransformerStack
 from .specs import LinearAttention, LinearRecurrence
 
 
@@ -71,26 +72,18 @@ class LinearSelfAttention(nn.Module):
         return self.out(self.normalise(self.read(q, states)))
 
 
-class LinearAttentionStack(nn.Module):
-    """`layers` linear-attention blocks, with sinusoidal positions added first if the spec asks."""
+class LinearAttentionStack(TransformerStack):
+    """`layers` linear-attention blocks, with sinusoidal positions added first if the spec asks.
+
+    ``models.TransformerStack``'s forward pass, with ``LinearSelfAttention`` in its blocks.
+    """
 
     def __init__(self, spec: LinearAttention):
-        from .models import Block  # models imports this module: import late
-
-        super().__init__()
+        nn.Module.__init__(self)  # not TransformerStack.__init__: no SelfAttention here
         self.positional = spec.positional
         self.layers = nn.ModuleList(
             Block(spec, LinearSelfAttention(spec)) for _ in range(spec.layers)
         )
-
-    def forward(self, x):
-        if self.positional:
-            from .models import sinusoidal_positions
-
-            x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
-        for layer in self.layers:
-            x = layer(x)
-        return x
 
 
 def scan(a, u):
@@ -160,8 +153,9 @@ class DiagonalRecurrence(nn.Module):
 class LinearRecurrentLayer(nn.Module):
     """u_t = W x_t + b (``input``), h_t = a ⊙ h_(t-1) + u_t (``recurrent``), y_t = GELU(C h_t + c).
 
-    ``input``, ``initial_state`` and ``step`` follow the protocol of ``models.RecurrentLayer``,
-    so the Jacobians and the decoder step it as they step an RNN layer.
+    ``input``, ``initial_state``, ``step`` and ``output`` follow the protocol of
+    ``models.RecurrentLayer``, so the Jacobians and the decoder step it as they step an RNN
+    layer.
     """
 
     def __init__(self, d_model: int, scan: bool):
@@ -170,8 +164,7 @@ class LinearRecurrentLayer(nn.Module):
         self.recurrent = DiagonalRecurrence(d_model, scan)
         self.out = nn.Linear(d_model, d_model)
 
-    def initial_state(self, x) -> tuple:
-        return (x.new_zeros(x.shape[0], x.shape[2]),)  # h_(-1) = 0: (B, d)
+    initial_state = RNNLayer.initial_state  # (h_(-1),) = (0,): (B, d)
 
     def step(self, u_t, state: tuple) -> tuple:
         """One state transfer: (W x_t + b, (h_(t-1),)) -> (h_t,)."""
@@ -185,16 +178,14 @@ class LinearRecurrentLayer(nn.Module):
         return self.output(self.recurrent(self.input(x)))
 
 
-class LinearRecurrentStack(nn.Module):
-    """`layers` diagonal linear recurrences, each computed by the loop or by the scan."""
+class LinearRecurrentStack(Recurrent):
+    """`layers` diagonal linear recurrences, each computed by the loop or by the scan.
+
+    ``models.Recurrent``'s forward pass, with ``LinearRecurrentLayer`` layers.
+    """
 
     def __init__(self, spec: LinearRecurrence):
-        super().__init__()
+        nn.Module.__init__(self)  # not Recurrent.__init__: no RNN or LSTM layers here
         self.layers = nn.ModuleList(
             LinearRecurrentLayer(spec.d_model, spec.scan) for _ in range(spec.layers)
         )
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x

@@ -17,7 +17,6 @@ from torch import nn
 
 from .checks import require_choice, require_positive
 from .formulas.costs import window_blocks
-from .linear import LinearAttentionStack, LinearRecurrentStack
 from .registry import ATTENTION_KERNELS, require_spec
 from .specs import CNN, LSTM, RNN, Hybrid, LinearAttention, LinearRecurrence, Transformer
 
@@ -43,6 +42,10 @@ class RecurrentLayer(nn.Module):
             state = self.step(u_t, state)
             outputs.append(state[0])
         return torch.stack(outputs, dim=1)  # (B, n, d)
+
+    def output(self, h):
+        """The layer's output at one position from its state's first tensor: h itself here."""
+        return h
 
 
 class RNNLayer(RecurrentLayer):
@@ -299,10 +302,11 @@ def build(spec, attention: str = "explicit") -> nn.Module:
         return Recurrent(spec)
     if isinstance(spec, CNN):
         return ConvStack(spec)
-    if isinstance(spec, LinearAttention):
-        return LinearAttentionStack(spec)
-    if isinstance(spec, LinearRecurrence):
-        return LinearRecurrentStack(spec)
+    if isinstance(spec, (LinearAttention, LinearRecurrence)):
+        from .linear import LinearAttentionStack, LinearRecurrentStack  # linear imports models
+
+        stack = LinearAttentionStack if isinstance(spec, LinearAttention) else LinearRecurrentStack
+        return stack(spec)
     return TransformerStack(spec, attention)
 
 

@@ -42,7 +42,6 @@ from ..specs import (
     LSTM,
     RNN,
     Hybrid,
-    LinearAttention,
     LinearRecurrence,
     Transformer,
     dilations,
@@ -103,9 +102,10 @@ def path_length(spec, distance: int) -> int | float:
         return distance
     if isinstance(spec, CNN):
         return _cnn_prefix_depth(spec, distance)
-    if isinstance(spec, LinearAttention) or spec.window is None:
+    window = getattr(spec, "window", None)  # LinearAttention has none: full, causal attention
+    if window is None:
         return 1
-    needed = max(1, math.ceil(distance / spec.window))
+    needed = max(1, math.ceil(distance / window))
     return needed if needed <= spec.layers else math.inf
 
 
@@ -286,9 +286,8 @@ def _sources(spec, layer: int, t: int, n: int) -> list[int]:
     if isinstance(spec, CNN):
         taps = _conv_taps(spec.kernel, spec.dilation_schedule[layer - 1], spec.causal)
         return [t - o for o in taps if 0 <= t - o < n]
-    if isinstance(spec, LinearAttention):  # the prefix sums: every earlier position
-        return list(range(t + 1))
-    reach = n if spec.window is None else spec.window
+    window = getattr(spec, "window", None)  # LinearAttention's prefix sums: full, causal
+    reach = n if window is None else window
     first, last = t - reach, (t if spec.causal else t + reach)
     return list(range(max(first, 0), min(last, n - 1) + 1))
 

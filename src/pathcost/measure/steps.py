@@ -206,6 +206,7 @@ def _rules() -> dict:
 
 _RULES = _rules()
 _MAKES_PRODUCTS = (_product, _convolution, _attention)  # depth 1 even from constants
+_STARTS_CHAINS = (*_MAKES_PRODUCTS, _transfer)  # traced even when no input is
 COUNTS = ("products", "transfers")  # what adds one to a chain: see the module docstring
 _CONSTANTS = {  # read only the shape, dtype and device of their tensor input
     aten.new_zeros.default, aten.new_ones.default, aten.new_full.default,
@@ -240,8 +241,7 @@ class _DepthMode(TorchDispatchMode):
             raise ValueError(f"longest_chain cannot trace {func}: it writes into a tensor")
         out = func(*args, **kwargs)
         traced = any(tensor in self.depths for tensor in inputs)
-        makes = rule in _MAKES_PRODUCTS or rule is _transfer
-        if rule is None or not (traced or makes):
+        if rule is None or not (traced or rule in _STARTS_CHAINS):
             return out  # a constant, or data that depends on no product: depth 0 everywhere
         depth_args, depth_kwargs = tree_map_only(torch.Tensor, self.depth, (args, kwargs))
         depths = rule(func, depth_args, depth_kwargs, out)
