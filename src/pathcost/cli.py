@@ -321,17 +321,24 @@ _REFUSED = {
 }
 
 
+def _given(args, flags: dict, singular: str, plural: str) -> tuple:
+    """The names of `flags` (name -> flag) given in args (not None or False), and the phrase
+    "flag, flag verb" of their flags: the verb singular for one, plural for more."""
+    given = [name for name in flags if getattr(args, name) not in (None, False)]
+    verb = singular if len(given) == 1 else plural
+    return given, f"{', '.join(flags[name] for name in given)} {verb}"
+
+
 def _spec(args):
     if args.arch == "hybrid":  # the body from the same options, under its own name
         return Hybrid(args.stride, _spec(argparse.Namespace(**{**vars(args), "arch": args.then})))
     if args.scan and args.arch != "linear-recurrence":
         raise ValueError(f"--scan applies to linear-recurrence only, not {args.arch}")
-    given = [(flag, why) for name, (flag, why) in _REFUSED.get(args.arch, {}).items()
-             if getattr(args, name) not in (None, False)]  # fmt: skip
+    refused = _REFUSED.get(args.arch, {})
+    given, phrase = _given(args, {name: flag for name, (flag, _) in refused.items()}, "does", "do")
     if given:
-        flags, verb = ", ".join(flag for flag, _ in given), "does" if len(given) == 1 else "do"
-        reasons = "; ".join(why for _, why in given)
-        raise ValueError(f"{flags} {verb} not apply to {args.arch}: {reasons}")
+        reasons = "; ".join(refused[name][1] for name in given)
+        raise ValueError(f"{phrase} not apply to {args.arch}: {reasons}")
     sizes = {"d_model": args.d_model}
     if args.layers is not None:
         sizes["layers"] = args.layers
@@ -401,10 +408,10 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "estimate" and not args.train:
-        given = [name for name in _TRAINING_ONLY if getattr(args, name) not in (None, False)]
+        flags = {name: f"--{name}" for name in _TRAINING_ONLY}
+        given, phrase = _given(args, flags, "needs", "need")
         if given:
-            options = ", ".join(f"--{name}" for name in given)
-            parser.error(f"{options} need{'s' if len(given) == 1 else ''} --train")
+            parser.error(f"{phrase} --train")
     try:
         if args.command == "devices":
             print(devices_report())

@@ -139,8 +139,13 @@ def check_transformer_flops(fn) -> bool:
     return check(fn, cases, _transformer_flops)
 
 
+def _dtype_of(bytes_per_element: int) -> torch.dtype:
+    """The first dtype of DTYPES that is `bytes_per_element` bytes wide: fp16 for 2."""
+    return next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)
+
+
 def _max_n(budget_bytes: int, heads: int, batch: int, bytes_per_element: int, overhead) -> int:
-    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
+    dtype = _dtype_of(bytes_per_element)
     return costs.weights_max_seq_len(budget_bytes, heads, batch, dtype, overhead)
 
 
@@ -198,7 +203,7 @@ def check_window_layers(fn) -> bool:
 
 def _kv_bytes(n: int, batch: int, d_model: int, heads: int, kv_heads: int, layers: int,
               window, bytes_per_element: int) -> int:  # fmt: skip
-    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
+    dtype = _dtype_of(bytes_per_element)
     spec = Transformer(d_model, heads, 4 * d_model, layers, window=window, kv_heads=kv_heads)
     return decode.decode_state_bytes(spec, n, batch, dtype)
 
@@ -354,7 +359,7 @@ def check_scan_steps(fn) -> bool:
 
 def _linear_state_bytes(d_model: int, heads: int, layers: int, batch: int,
                         bytes_per_element: int) -> int:  # fmt: skip
-    dtype = next(d for d in DTYPES.values() if d.itemsize == bytes_per_element)  # fp16 for 2
+    dtype = _dtype_of(bytes_per_element)
     spec = LinearAttention(d_model, heads, 4 * d_model, layers)
     return decode.decode_state_bytes(spec, 0, batch, dtype)
 

@@ -51,6 +51,8 @@ from .specs import RNN, LinearRecurrence, Transformer
 
 SDPA_SHAPE = (1, 4, 256, 64)  # (B, h, n, d_k) of the backend probe: a head size all kernels take
 STATUSES = ("runs", "unsupported")
+SCAN_WIDTH, SCAN_BATCH = 64, 8  # d and batch of the loop-against-scan rows
+LOOP_AND_SCAN = tuple(LinearRecurrence(SCAN_WIDTH, 1, scan=flag) for flag in (False, True))
 
 
 @dataclass(frozen=True)
@@ -344,11 +346,17 @@ def scan_records(size: str, dev) -> list:
     ``bench.loop_against_scan``'s rows, each with the sequential transfers of both and the
     device's name."""
     plan = _plan(size)
-    loop, scan = (LinearRecurrence(64, 1, scan=flag) for flag in (False, True))
-    return [{**row, "loop_steps": paths.sequential_steps(loop, row["n"]),
-             "scan_steps": paths.sequential_steps(scan, row["n"]), "device": device_name(dev)}
-            for row in bench.loop_against_scan(plan.scan_ns, 64, 8, dev,
+    return [{**row, **_loop_and_scan_steps(row["n"], "_"), "device": device_name(dev)}
+            for row in bench.loop_against_scan(plan.scan_ns, SCAN_WIDTH, SCAN_BATCH, dev,
                                                plan.min_run_time)]  # fmt: skip
+
+
+def _loop_and_scan_steps(n: int, sep: str) -> dict:
+    """The sequential transfers of ``LOOP_AND_SCAN`` at n, keyed "loop{sep}steps" and
+    "scan{sep}steps"."""
+    loop, scan = LOOP_AND_SCAN
+    return {f"loop{sep}steps": paths.sequential_steps(loop, n),
+            f"scan{sep}steps": paths.sequential_steps(scan, n)}  # fmt: skip
 
 
 def run(size: str | None = None, progress: bool = True) -> dict:
@@ -496,7 +504,7 @@ def measured_tables(report: dict) -> dict:
              "modelled peak (MiB)": _mib(r["modelled_total"]),
              "measured / modelled": _x(r["measured_over_modelled"], 3)}
             for r in report["training"]],
-        f"A linear recurrence {on}: loop against scan (d = 64, batch 8)": [
+        f"A linear recurrence {on}: loop against scan (d = {SCAN_WIDTH}, batch {SCAN_BATCH})": [
             {"n": r["n"], "loop steps": r["loop_steps"], "scan steps": r["scan_steps"],
              "loop (ms)": _ms(r["loop_s"]), "scan (ms)": _ms(r["scan_s"]),
              "loop / scan": _x(r["ratio"])}
@@ -536,17 +544,19 @@ def predicted_tables(gpu: str = "t4", size: str = "full") -> dict:
         training.append({"model": arch, "n": plan.train_n, "batch": plan.train_batch,
                          "modelled peak (MiB)": _mib(model.total), "peak phase": model.phase,
                          "fits": model.total <= memory})  # fmt: skip
-    loop, scan = (LinearRecurrence(64, 1, scan=flag) for flag in (False, True))
-    steps = [{"n": n, "loop steps": paths.sequential_steps(loop, n),
-              "scan steps": paths.sequential_steps(scan, n),
-              "loop combine FLOPs": costs.forward_flops_by_component(loop, n, 8)["recurrent"],
-              "scan combine FLOPs": costs.forward_flops_by_component(scan, n, 8)["recurrent"]}
+    loop, scan = LOOP_AND_SCAN
+    steps = [{"n": n, **_loop_and_scan_steps(n, " "),
+              "loop combine FLOPs":
+              costs.forward_flops_by_component(loop, n, SCAN_BATCH)["recurrent"],
+              "scan combine FLOPs":
+              costs.forward_flops_by_component(scan, n, SCAN_BATCH)["recurrent"]}
              for n in plan.scan_ns]  # fmt: skip
     return {
         f"Predicted on {gpu} (datasheet), float16: one forward pass at batch 1": forward,
         f"Predicted on {gpu}: one layer's explicit attention weights, float16": weights,
         f"Predicted on {gpu}: one mixed-fp16 Adam training step, CUDA's autocast lists": training,
-        "Predicted for any device: a linear recurrence (d = 64, batch 8), loop against scan,"
+        f"Predicted for any device: a linear recurrence (d = {SCAN_WIDTH}, batch {SCAN_BATCH}),"
+        " loop against scan,"
         " the transfers and combine FLOPs each runs (counted, no time predicted)": steps,
     }
 

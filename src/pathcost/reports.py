@@ -190,7 +190,7 @@ def _mib_or_less(value) -> str:
     """MiB, or KiB or bytes below one MiB: a recurrence's decode state is a few KiB."""
     if value is None or value >= 2**20:
         return _mib(value)
-    return f"{value / 2**10:,.2f} KiB" if value >= 2**10 else f"{value:,} B"
+    return _bytes(value)
 
 
 def _gib(value) -> str:

@@ -35,7 +35,7 @@ from .. import devices
 from ..checks import require_bool, require_choice, require_positive, require_real
 from ..formulas import budget as training_budget
 from ..formulas import paths
-from ..registry import architecture
+from ..registry import ARCHITECTURES
 from ..specs import LSTM, Hybrid, LinearAttention, LinearRecurrence, Transformer
 from .estimates import CHOICES, PRECISIONS, estimate
 
@@ -54,6 +54,8 @@ THRESHOLDS = {
 }
 TRANSFORMERS = ("transformer", "transformer-fused", "windowed-transformer")
 BEYOND = "Beyond the four"  # the chapter that derives the two linear candidates' numbers
+# the candidates of "Beyond the four" (registry flag ``beyond``), ranked after the others
+BEYOND_CHOICES = frozenset(c for c in CHOICES if c in ARCHITECTURES and ARCHITECTURES[c].beyond)
 
 
 @dataclass(frozen=True)
@@ -144,15 +146,14 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     specs = candidates(span_p90, d_model, heads, limits)
     numbers = {c: estimate(c, s, span_p90, n_p90, batch, dtype, profile, limit, training)
                for c, s in specs.items()}  # fmt: skip
-    beyond = {c for c, s in specs.items() if architecture(s).beyond}
-    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s, training, beyond)
+    ruled_out = _rule_out(specs, numbers, limits, latency_p95_s, training)
     long_span = span_p90 >= limits["span_long"]
     small_data = not long_span and train_samples is not None and (
         train_samples < limits["small_data"])
 
-    def rank(c, flagged=beyond):  # training: a step's time; inference: one sequence's latency
+    def rank(c, flagged=BEYOND_CHOICES):
         e = numbers[c]
-        time = e["step_time_bound_s"] if training else e["latency_bound_s"]
+        time = e[_time_name(training)]  # training: a step's time; inference: one sequence's latency
         path, memory = e["path_length_at_span"], e["memory_bytes"]
         demoted, later = small_data and c in TRANSFORMERS, c in flagged
         if long_span:
@@ -173,43 +174,43 @@ def recommend(span_p90: int, n_p90: int, *, device: str = "this", budget_bytes=N
     return Recommendation(
         choice, specs[choice], quadrant,
         _reasons(choice, numbers, limits, span_p90, long_span, ruled_out, demoted_by, training,
-                 latency_p95_s, beyond),
+                 latency_p95_s),
         ranked[1] if len(ranked) > 1 else None,
-        _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by, beyond,
+        _what_would_change(choice, numbers, limits, long_span, ruled_out, demoted_by,
                            unflagged, training),
         numbers, ruled_out,
     )  # fmt: skip
 
 
-def _source(c, beyond, chapter: str, function: str) -> tuple:
+def _source(c, chapter: str, function: str) -> tuple:
     """(chapter, function) behind a number of candidate c: "Beyond the four" derives the
     numbers of the two linear candidates."""
-    return (BEYOND if c in beyond else chapter), function
+    return (BEYOND if c in BEYOND_CHOICES else chapter), function
 
 
-def _memory_source(c, beyond, training: bool) -> tuple:
+def _memory_source(c, training: bool) -> tuple:
     """(chapter, function) behind a candidate's memory_bytes (``estimate``)."""
     if training:
-        return _source(c, beyond, "The whole training budget", "formulas.budget.training_memory")
-    return _source(c, beyond, "Inference and memory traffic", "formulas.decode.decode_state_bytes")
+        return _source(c, "The whole training budget", "formulas.budget.training_memory")
+    return _source(c, "Inference and memory traffic", "formulas.decode.decode_state_bytes")
 
 
 def _time_name(training: bool) -> str:
     return "step_time_bound_s" if training else "latency_bound_s"
 
 
-def _rule_out(specs, numbers, limits, latency, training, beyond) -> dict:
+def _rule_out(specs, numbers, limits, latency, training) -> dict:
     out = {}
     for c in CHOICES:
         e = numbers[c]
         if e["memory_bytes"] > e["budget_bytes"]:
             out[c] = Reason(f"{c}: {e['memory_bytes']:,} bytes do not fit the budget",
                             e["memory_bytes"], e["budget_bytes"],
-                            *_memory_source(c, beyond, training))  # fmt: skip
+                            *_memory_source(c, training))  # fmt: skip
         elif latency is not None and e["latency_bound_s"] > latency:
             out[c] = Reason(f"{c}: one sequence takes at least {e['latency_bound_s']:.3g} s",
                             e["latency_bound_s"], latency,
-                            *_source(c, beyond, "Time and parallelism", "devices.roofline_time"))
+                            *_source(c, "Time and parallelism", "devices.roofline_time"))
         elif c == "cnn" and specs[c].layers > limits["cnn_max_layers"]:
             out[c] = Reason(f"cnn: reaching the span takes {specs[c].layers} layers",
                             specs[c].layers, limits["cnn_max_layers"], "Receptive fields",
@@ -218,18 +219,18 @@ def _rule_out(specs, numbers, limits, latency, training, beyond) -> dict:
 
 
 def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, training,
-             latency, beyond) -> tuple:  # fmt: skip
+             latency) -> tuple:  # fmt: skip
     e = numbers[choice]
     bound = "the time bound of a step" if training else "one sequence's latency bound"
     ranked_by = "path length at the span" if long_span else bound
     if training:
         time = Reason(f"{choice}: time bound of a training step (s)", e["step_time_bound_s"],
-                      None, *_source(choice, beyond, "Inference and memory traffic",
+                      None, *_source(choice, "Inference and memory traffic",
                                      "devices.roofline_time"))  # fmt: skip
     else:
         time = Reason(f"{choice}: latency bound of one sequence's forward (s)",
                       e["latency_bound_s"], latency,
-                      *_source(choice, beyond, "Time and parallelism", "devices.roofline_time"))
+                      *_source(choice, "Time and parallelism", "devices.roofline_time"))
     later = "at the same path length" if long_span else "while one of them is left"
     out = [
         Reason(f"span {'at or above' if long_span else 'below'} the long-span threshold: "
@@ -237,12 +238,12 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, train
                f"others {later}",
                span, limits["span_long"], "Long-range tasks", "advisor.recommend"),
         Reason(f"{choice}: path length at the span", e["path_length_at_span"], None,
-               *_source(choice, beyond, "Routing graphs", "formulas.paths.path_length")),
+               *_source(choice, "Routing graphs", "formulas.paths.path_length")),
         Reason(f"{choice}: memory against the budget", e["memory_bytes"], e["budget_bytes"],
-               *_memory_source(choice, beyond, training)),
+               *_memory_source(choice, training)),
         time,
     ]  # fmt: skip
-    if choice in beyond:  # what sets it apart: a state of fixed size, a short chain
+    if choice in BEYOND_CHOICES:  # what sets it apart: a state of fixed size, a short chain
         out.append(Reason(f"{choice}: decode state after n tokens, the same after every token "
                           "(bytes)", e["decode_state_bytes"], None, BEYOND,
                           "formulas.decode.decode_state_bytes"))  # fmt: skip
@@ -251,7 +252,7 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, train
     if not training and e["token_latency_bound_s"] is not None:
         out.append(Reason(f"{choice}: latency bound of the next decoded token (s)",
                           e["token_latency_bound_s"], None,
-                          *_source(choice, beyond, "Inference and memory traffic",
+                          *_source(choice, "Inference and memory traffic",
                                    "devices.roofline_time")))  # fmt: skip
     if samples is not None:  # below small_data, with a short span
         out.append(Reason("training sequences below the small-data threshold, span short: "
@@ -260,7 +261,7 @@ def _reasons(choice, numbers, limits, span, long_span, ruled_out, samples, train
     return tuple(out + list(ruled_out.values()))
 
 
-def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples, beyond,
+def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples,
                        unflagged, training) -> tuple:  # fmt: skip
     out = []
     if samples is not None:
@@ -268,22 +269,22 @@ def _what_would_change(choice, numbers, limits, long_span, ruled_out, samples, b
                    f"Transformers ranked by time with the rest")  # fmt: skip
     too_big = {c: numbers[c]["memory_bytes"] for c in ("transformer", "transformer-fused")
                if c in ruled_out and ruled_out[c].against == numbers[c]["budget_bytes"]}
-    if len(set(too_big.values())) == 1 and len(too_big) == 2 and choice in beyond:
+    if len(set(too_big.values())) == 1 and len(too_big) == 2 and choice in BEYOND_CHOICES:
         out.append(f"with more than {too_big['transformer'] / 2**30:.2f} GiB: full attention "
                    f"fits, with either kernel")  # fmt: skip
     else:
         for c, kernel in (("transformer", "explicit"), ("transformer-fused", "fused")):
-            if c in too_big and (c == "transformer" or choice in beyond):
+            if c in too_big and (c == "transformer" or choice in BEYOND_CHOICES):
                 out.append(f"with more than {too_big[c] / 2**30:.2f} GiB: full attention "
                            f"with the {kernel} kernel fits")  # fmt: skip
-    if choice in beyond:
-        slowed = [c for c, r in ruled_out.items() if c not in beyond
+    if choice in BEYOND_CHOICES:
+        slowed = [c for c, r in ruled_out.items() if c not in BEYOND_CHOICES
                   and r.function == "devices.roofline_time"]  # fmt: skip
         if slowed:
             fastest = min(slowed, key=lambda c: numbers[c]["latency_bound_s"])
             out.append(f"with a latency target of {numbers[fastest]['latency_bound_s']:.3g} s "
                        f"or more: {fastest} is left, one of the others")  # fmt: skip
-    elif unflagged in beyond:  # the rule that ranks the two later decided the answer
+    elif unflagged in BEYOND_CHOICES:  # the rule that ranks the two later decided the answer
         time = _time_name(training)
         out.append(f"ranked with the others, {unflagged} would come first: "
                    f"{numbers[unflagged][time]:.3g} s against {numbers[choice][time]:.3g} s "

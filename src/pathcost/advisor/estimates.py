@@ -29,11 +29,11 @@ def _bound(flops: float, moved: float, profile, dtype: str) -> float:
     return moved / profile.bandwidth_bytes_per_s
 
 
-def chain_bound(spec, n: int, batch: int, dtype: str, profile) -> float:
+def chain_bound(spec, steps: int, batch: int, dtype: str, profile) -> float:
     """Lower bound in seconds on the serial chain of one forward over `batch` sequences.
 
     Derived in "Time and parallelism" (RNN, LSTM) and "Beyond the four" (linear recurrence):
-    S(n) steps (``paths.sequential_steps``), each waiting for the last, times one step's
+    steps = S(n) (``paths.sequential_steps``), each waiting for the last, times one step's
     roofline. A step of an RNN or LSTM (or of a Hybrid's body) is one cell, its decode step
     (``decode.decode_step_flops``, ideal decode bytes); a step of a linear recurrence is one
     state transfer (``kernels.state_transfer_flops`` and ``state_transfer_bytes``): the unit
@@ -50,7 +50,7 @@ def chain_bound(spec, n: int, batch: int, dtype: str, profile) -> float:
                      profile, dtype)  # fmt: skip
     else:
         return 0.0
-    return paths.sequential_steps(spec, n) * one
+    return steps * one
 
 
 def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profile,
@@ -83,8 +83,9 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
             training_budget.device_lists(profile),
         ).total  # fmt: skip
     else:  # the weights, and the state a decoder keeps (a Hybrid: its forward's output)
-        memory = costs.params(spec) * costs.itemsize(torch_dtype)
-        memory += state if decodes else batch * n * spec.d_model * costs.itemsize(torch_dtype)
+        size = costs.itemsize(torch_dtype)
+        memory = costs.params(spec) * size
+        memory += state if decodes else batch * n * spec.d_model * size
     flops = kernels.executed_forward_flops(spec, n, batch, attention)
     moved = traffic.bytes_moved(spec, n, batch, torch_dtype, "forward", "ideal")
     token = None
@@ -92,16 +93,18 @@ def estimate(choice: str, spec, span: int, n: int, batch: int, dtype: str, profi
         token = _bound(decode.decode_step_flops(spec, n, batch),
                        traffic.bytes_moved(spec, n, batch, torch_dtype, "decode", "ideal"),
                        profile, dtype)  # fmt: skip
+    path = paths.path_length(spec, span)
+    steps = paths.sequential_steps(spec, n)  # once: the scan's count is an O(D n) loop
     return {
-        "path_length_at_span": paths.path_length(spec, span),
-        "sequential_steps": paths.sequential_steps(spec, n),
+        "path_length_at_span": path,
+        "sequential_steps": steps,
         "memory_bytes": memory,
         "budget_bytes": budget,
         "decode_state_bytes": state,
         "step_time_bound_s": max(_bound(3 * flops, 3 * moved, profile, dtype),
-                                 3 * chain_bound(spec, n, batch, dtype, profile)),
+                                 3 * chain_bound(spec, steps, batch, dtype, profile)),
         "compute_term": dtype in profile.peak_flops,  # False: no sourced peak, memory term only
         "latency_bound_s": max(_bound(flops / batch, moved / batch, profile, dtype),
-                               chain_bound(spec, n, 1, dtype, profile)),
+                               chain_bound(spec, steps, 1, dtype, profile)),
         "token_latency_bound_s": token,
     }  # fmt: skip

@@ -13,10 +13,9 @@ No training: the probe measures the kernel itself. A trained model can do better
 random keys, which is why the chapter also trains on the copy task.
 """
 
-import math
-
 import torch
 
+from .. import models
 from ..checks import require_choice, require_positive
 from ..linear import feature_map
 
@@ -27,7 +26,7 @@ def recall_weights(queries, keys, kernel: str) -> torch.Tensor:
     """Attention weights (..., queries, keys) of `kernel` ("softmax" or "linear"), rows sum to 1."""
     require_choice("kernel", kernel, KERNELS)
     if kernel == "softmax":
-        return torch.softmax(queries @ keys.transpose(-2, -1) / math.sqrt(keys.shape[-1]), -1)
+        return models.Scores()(queries, keys, 0.0)  # no mask: every pair is stored
     scores = feature_map(queries) @ feature_map(keys).transpose(-2, -1)
     return scores / scores.sum(-1, keepdim=True)
 

@@ -4,10 +4,6 @@ from ..registry import ARCHITECTURES, colour, label
 from .style import LINESTYLES, MARKERS, figure
 
 
-def _axes(ax, width: float = 6.4, height: float = 3.6):
-    return figure(width=width, height=height)[1] if ax is None else ax
-
-
 def recall_curves(rows, ax=None):
     """Recall accuracy (y) against stored pairs (x, log 2), one line per kernel and d_k.
 
@@ -16,7 +12,8 @@ def recall_curves(rows, ax=None):
     """
     if not rows:
         raise ValueError("rows must hold at least one recall measurement")
-    ax = _axes(ax)
+    if ax is None:
+        _, ax = figure()
     tints = {"softmax": ARCHITECTURES["transformer"].colour,
              "linear": ARCHITECTURES["linear-attention"].colour}  # fmt: skip
     widths = sorted({row["d_k"] for row in rows})
@@ -29,7 +26,7 @@ def recall_curves(rows, ax=None):
                         label=f"{kernel}, $d_k$ = {d_k}")  # fmt: skip
     pairs = sorted({row["pairs"] for row in rows})
     ax.plot(pairs, [1 / p for p in pairs], ":", color="#777777", label="chance, 1 / pairs")
-    ax.set(xscale="log", ylim=(0, 1.02))
+    ax.set(ylim=(0, 1.02))
     ax.set_xscale("log", base=2)
     ax.set_xlabel("key-value pairs stored (count)")
     ax.set_ylabel("recall accuracy (fraction)")
@@ -44,7 +41,8 @@ def loop_against_scan(rows, ax=None):
     """
     if not rows:
         raise ValueError("rows must hold at least one timing")
-    ax = _axes(ax)
+    if ax is None:
+        _, ax = figure()
     tint = ARCHITECTURES["linear-recurrence"].colour
     ns = [row["n"] for row in rows]
     for key, style, marker, name in (("loop_s", "-", "o", "loop: n transfers in turn"),
@@ -66,7 +64,8 @@ def state_against_n(rows, ax=None):
     """
     if not rows:
         raise ValueError("rows must hold at least one state measurement")
-    ax = _axes(ax)
+    if ax is None:
+        _, ax = figure()
     specs = list(dict.fromkeys(row["spec"] for row in rows))
     for marker, spec in zip(MARKERS * len(specs), specs):
         mine = sorted((r["n"], r["formula"], r["measured"]) for r in rows if r["spec"] == spec)
