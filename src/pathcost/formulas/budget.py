@@ -54,9 +54,16 @@ from .costs import (
     params,
     window_blocks,
 )
+from .linear import SPECS as LINEAR_SPECS
+from .linear_budget import (  # FLOAT32 (bytes of a float32) is defined there: no cycle
+    FLOAT32,
+    block_float32_extra,
+    block_largest_parameter,
+    block_weight_casts,
+)
 
-FLOAT32 = 4  # bytes of a float32: the residual stream, LayerNorm statistics under autocast
 PHASES = ("forward", "backward start", "backward end", "optimizer step")
+BLOCKS = (Transformer, LinearAttention)  # stacks of pre-norm blocks (residual stream, FFN)
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ def parameter_tensors(spec) -> int:
     LinearAttention 12, LinearRecurrence 5 (``linear_budget.parameter_tensors``).
     """
     require_spec(spec)
-    if isinstance(spec, linear_budget.SPECS):
+    if isinstance(spec, LINEAR_SPECS):
         return linear_budget.parameter_tensors(spec)
     if isinstance(spec, Hybrid):
         return 2 + parameter_tensors(spec.then)
@@ -114,7 +121,7 @@ def weight_casts(spec) -> int:
     recurrent body's first W_x, d^2 (RNN) or 4d^2 (LSTM): the tokens need a gradient.
     LinearAttention D (4d^2 + 2 d f), LinearRecurrence (2D - 1) d^2 (``linear_budget``).
     """
-    if isinstance(spec, linear_budget.SPECS):
+    if isinstance(spec, LINEAR_SPECS):
         return linear_budget.weight_casts(spec)
     d, L = spec.d_model, spec.layers
     if isinstance(spec, Hybrid):
@@ -126,8 +133,7 @@ def weight_casts(spec) -> int:
         return (2 * L - 1) * 4 * d * d
     if isinstance(spec, CNN):
         return L * spec.kernel * d * d
-    e = spec.key_value_heads * spec.d_head
-    return L * (d * (d + 2 * e) + d * d + 2 * d * spec.d_ff)
+    return L * block_weight_casts(d, spec.key_value_heads * spec.d_head, spec.d_ff)
 
 
 AUTOCAST_LISTS = ("cpu", "cuda")  # whose autocast op lists a count follows
@@ -156,7 +162,7 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
     require_choice("lists", lists, AUTOCAST_LISTS)
     h, B, d, L = itemsize(dtype), batch, spec.d_model, spec.layers
     total = activation_bytes(spec, n, batch, dtype, attention) + weight_casts(spec) * h
-    if isinstance(spec, linear_budget.SPECS):
+    if isinstance(spec, LINEAR_SPECS):
         return total + linear_budget.float32_extra_bytes(spec, n, batch, h)
     if isinstance(spec, Hybrid):
         then, m = spec.then, downsampled_length(n, spec.stride)
@@ -166,7 +172,7 @@ def mixed_activation_bytes(spec, n: int, batch: int = 1, dtype=torch.bfloat16,
                 total += L * _score_entries(then, m, B) * FLOAT32
         return total
     if isinstance(spec, Transformer):
-        total += L * (2 * B * n * d + 4 * B * n) * (FLOAT32 - h)
+        total += L * block_float32_extra(B * n, d, h)
         if lists == "cuda" and attention == "explicit":
             total += L * _score_entries(spec, n, B) * FLOAT32
     elif isinstance(spec, LSTM):
@@ -240,7 +246,7 @@ def checkpointed_activation_bytes(spec, n: int, batch: int = 1, precision: str =
     first = B * n * d * itemsize(chosen.weights)
     if m == 0:
         return 0
-    if chosen.compute is None or isinstance(spec, (Transformer, LinearAttention, LSTM)):
+    if chosen.compute is None or isinstance(spec, (*BLOCKS, LSTM)):
         return m * first
     return first + (m - 1) * B * n * d * itemsize(chosen.compute)
 
@@ -261,7 +267,7 @@ def recompute_flops(spec, n: int, batch: int = 1, layers: int | None = None) -> 
     if m == 0:
         return 0
     total = forward_flops(_first_layers(spec, m), n, batch)
-    if isinstance(spec, (Transformer, LinearAttention)):
+    if isinstance(spec, BLOCKS):
         total -= m * 2 * batch * n * spec.d_ff * spec.d_model
     return total
 
@@ -290,7 +296,7 @@ def _transients(spec, n: int, B: int, s: int, attention: str,
     (``linear_budget.transients``: a linear recurrence's scan then holds float32 states).
     """
     u = B * n * spec.d_model * s
-    if isinstance(spec, linear_budget.SPECS):
+    if isinstance(spec, LINEAR_SPECS):
         return linear_budget.transients(spec, n, B, s, mixed)
     if isinstance(spec, Hybrid):  # NB: composed, not read off a measured step
         m = downsampled_length(n, spec.stride)
@@ -318,14 +324,13 @@ def _optimizer_transient(spec, optimizer: str, precision: str) -> int:
     if OPTIMIZERS[optimizer].buffers < 2:
         return 0
     d = spec.d_model
-    if isinstance(spec, linear_budget.SPECS):
-        largest = linear_budget.largest_parameter(spec)
-        return 2 * largest * itemsize(PRECISIONS[precision].weights)
     if isinstance(spec, Hybrid):  # its convolution's s d^2 weight, or the body's largest
         body = _optimizer_transient(spec.then, optimizer, precision)
         return max(2 * spec.stride * d * d * itemsize(PRECISIONS[precision].weights), body)
-    if isinstance(spec, Transformer):
-        largest = d * max(d + 2 * spec.key_value_heads * spec.d_head, spec.d_ff)
+    if isinstance(spec, LINEAR_SPECS):
+        largest = linear_budget.largest_parameter(spec)
+    elif isinstance(spec, Transformer):
+        largest = block_largest_parameter(d, spec.key_value_heads * spec.d_head, spec.d_ff)
     else:
         rows = 4 if isinstance(spec, LSTM) else spec.kernel if isinstance(spec, CNN) else 1
         largest = rows * d * d
@@ -365,19 +370,18 @@ def training_memory(spec, n: int, batch: int = 1, precision: str = "fp32",
     inputs = checkpointed_activation_bytes(spec, n, batch, precision, m)
     kept = inputs + full - (saved(_first_layers(spec, m)) if m else 0)  # later layers: all
     body = sequence_body(spec)
-    blocks = isinstance(body, (Transformer, LinearAttention))  # pre-norm blocks
+    blocks = isinstance(body, BLOCKS)
     if isinstance(body, Transformer):  # NB: measured, one float64 scalar per block that the
         kept += 8 * L  # graph keeps and saved-tensor hooks do not see
     whole = m == L  # the last layer checkpointed: backward recomputes it first
     last = a - a_post if whole else -a_post  # the last layer's saved bytes, or their gap
     # the batch itself, alive through the step, where backward keeps a copy of it instead
     # (a Hybrid's convolution keeps its padded copy, never the batch)
-    held = isinstance(spec, (CNN, Hybrid))
-    held = held or (weights != dtype and not isinstance(spec, (Transformer, LinearAttention)))
+    held = isinstance(spec, (CNN, Hybrid)) or (weights != dtype and not isinstance(spec, BLOCKS))
     x = batch * n * spec.d_model * itemsize(weights) if held else 0
     # the first layer's input: kept by the checkpoint (a linear recurrence's first Linear
     # saves that same tensor, or its cast beside the batch: neither comes twice)
-    again = m and not isinstance(spec, linear_budget.SPECS)
+    again = m and not isinstance(spec, LINEAR_SPECS)
     first = 0 if blocks else a + (inputs / m if again else 0)
     live = dict(zip(PHASES, (  # (bytes live at the moment, of which temporaries)
         (kept + t_f + x + (0 if whole else -a_post), t_f + x),

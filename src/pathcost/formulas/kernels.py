@@ -25,7 +25,7 @@ import torch
 
 from ..checks import require_bool, require_choice, require_positive
 from ..registry import ATTENTION_KERNELS, require_spec
-from ..specs import Hybrid, LinearRecurrence, Transformer, body
+from ..specs import Hybrid, Transformer, body
 from .costs import (
     downsampled_length,
     forward_flops,
@@ -33,6 +33,8 @@ from .costs import (
     itemsize,
     window_blocks,
 )
+from .linear import require_recurrence, transfer_flops
+from .linear_traffic import transfer_elements
 
 # NB: the tiles of PyTorch's CPU flash-attention kernel, read from
 # aten/src/ATen/native/cpu/FlashAttentionKernel.cpp (pytorch/pytorch at
@@ -226,8 +228,7 @@ def banded_scores(spec, n: int) -> int:
 
 def _require_recurrence(spec) -> None:
     require_spec(spec)
-    if not isinstance(spec, LinearRecurrence):
-        raise ValueError(f"spec must be a LinearRecurrence to transfer a state, got {spec!r}")
+    require_recurrence(spec)
 
 
 def state_transfer_flops(spec, batch: int = 1) -> int:
@@ -240,7 +241,7 @@ def state_transfer_flops(spec, batch: int = 1) -> int:
     """
     _require_recurrence(spec)
     require_positive(batch=batch)
-    return 2 * batch * spec.d_model
+    return transfer_flops(batch, spec.d_model)
 
 
 def state_transfer_bytes(spec, batch: int = 1, dtype=torch.float32) -> int:
@@ -252,4 +253,4 @@ def state_transfer_bytes(spec, batch: int = 1, dtype=torch.float32) -> int:
     """
     _require_recurrence(spec)
     require_positive(batch=batch)
-    return (3 * batch + 1) * spec.d_model * itemsize(dtype)
+    return transfer_elements(batch, spec.d_model) * itemsize(dtype)

@@ -11,23 +11,35 @@ multiply by the bytes of the dtype. The scan pads n to N = 2^m, m = ceil(log2 n)
 
 from ..checks import require_positive
 from ..specs import LinearAttention, LinearRecurrence
-from .scan import scan_combines
+from .scan import levels, scan_combines
 
 SPECS = (LinearAttention, LinearRecurrence)  # the specs this module prices
 
 
-def _require_linear(spec) -> None:
+def require_linear(spec) -> None:
+    """Refuse any spec but a LinearAttention or a LinearRecurrence (ValueError)."""
     if not isinstance(spec, SPECS):
         raise ValueError(f"spec must be a LinearAttention or a LinearRecurrence, got {spec!r}")
+
+
+def require_recurrence(spec, to: str = "transfer a state") -> None:
+    """Refuse any spec but a LinearRecurrence (ValueError "spec must be a LinearRecurrence
+    to `to`"): nothing else transfers a state."""
+    if not isinstance(spec, LinearRecurrence):
+        raise ValueError(f"spec must be a LinearRecurrence to {to}, got {spec!r}")
+
+
+def transfer_flops(batch: int, d: int) -> int:
+    """FLOPs of one state transfer a ⊙ h + u on a (B, d) state: 2 B d (one ``addcmul``)."""
+    return 2 * batch * d
 
 
 def transfers(spec: LinearRecurrence, n: int) -> int:
     """State transfers (addcmul) one layer runs on n positions: n (loop) or 2N - m - 2 (scan).
 
-    Derived in "Beyond the four"; each is 2 B d FLOPs on a (B, d) state.
+    Derived in "Beyond the four"; each is 2 B d FLOPs on a (B, d) state (``transfer_flops``).
     """
-    if not isinstance(spec, LinearRecurrence):
-        raise ValueError(f"spec must be a LinearRecurrence to have state transfers, got {spec!r}")
+    require_recurrence(spec, "have state transfers")
     require_positive(n=n)
     return scan_combines(n) if spec.scan else n
 
@@ -39,12 +51,13 @@ def forward_flops_by_component(spec, n: int, batch: int = 1) -> dict[str, int]:
     kv = read = 2 B n h d_k (d_k + 1), out = 2 B n d^2, ffn = 4 B n d f; LinearRecurrence:
     input = out = 2 B n d^2, recurrent = 2 B d c with c = ``transfers(spec, n)``.
     """
-    _require_linear(spec)
+    require_linear(spec)
     require_positive(n=n, batch=batch)
     B, d, D = batch, spec.d_model, spec.layers
     if isinstance(spec, LinearRecurrence):
         product = D * 2 * B * n * d * d
-        return {"input": product, "recurrent": D * 2 * B * d * transfers(spec, n), "out": product}
+        recurrent = D * transfer_flops(B, d) * transfers(spec, n)
+        return {"input": product, "recurrent": recurrent, "out": product}
     outer = D * 2 * B * n * spec.heads * spec.d_head * (spec.d_head + 1)
     return {
         "qkv": D * 2 * B * n * d * 3 * d,
@@ -62,7 +75,7 @@ def params(spec) -> int:
     out, FFN, their biases, two LayerNorms; the feature map has none); LinearRecurrence:
     input and out (d^2 + d each) and the d decay logits λ.
     """
-    _require_linear(spec)
+    require_linear(spec)
     d = spec.d_model
     if isinstance(spec, LinearRecurrence):
         return spec.layers * (2 * d * d + 3 * d)
@@ -87,7 +100,7 @@ def saved_elements(spec, n: int, batch: int = 1) -> int:
     n = 1) and out's input, the n real states (the scan copies them out of the padded ones,
     so the padding is not kept alive: B n d).
     """
-    _require_linear(spec)
+    require_linear(spec)
     require_positive(n=n, batch=batch)
     B, d, D = batch, spec.d_model, spec.layers
     if isinstance(spec, LinearAttention):
@@ -95,7 +108,7 @@ def saved_elements(spec, n: int, batch: int = 1) -> int:
         return D * B * n * (15 * d + d * d_k + 2 * h + 2 * f + 4)
     if not spec.scan:
         return D * (4 * B * n * d + d)
-    m = (n - 1).bit_length()  # ceil(log2 n): the scan pads n to N = 2^m
+    m = levels(n)  # ceil(log2 n): the scan pads n to N = 2^m
     return D * (3 * B * n * d + B * d * scan_combines(n) + max(m, 1) * d)
 
 
@@ -105,7 +118,7 @@ def state_elements(spec, batch: int = 1) -> int:
     Derived in "Beyond the four". LinearAttention: S_t and z_t side by side, (B, h, d_k,
     d_k + 1) per layer; LinearRecurrence: h_t, (B, d) per layer.
     """
-    _require_linear(spec)
+    require_linear(spec)
     require_positive(batch=batch)
     if isinstance(spec, LinearRecurrence):
         return spec.layers * batch * spec.d_model
@@ -119,9 +132,9 @@ def step_flops(spec, batch: int = 1) -> int:
     position (the state update S + φ(k) [v, 1]^T adds no product); LinearRecurrence: input,
     one transfer (2 B d, scan or not: a decoder never scans) and out. The same for every n.
     """
-    _require_linear(spec)
+    require_linear(spec)
     require_positive(batch=batch)
     parts = forward_flops_by_component(spec, 1, batch)
     if isinstance(spec, LinearRecurrence):  # one position: the one transfer a decoder runs
-        parts["recurrent"] = spec.layers * 2 * batch * spec.d_model
+        parts["recurrent"] = spec.layers * transfer_flops(batch, spec.d_model)
     return sum(parts.values())

@@ -8,15 +8,30 @@ half type under autocast; the scan pads n to N = 2^m, m = ceil(log2 n), and runs
 """
 
 from ..specs import LinearAttention, LinearRecurrence
-from .scan import scan_combines
+from .linear import require_linear
+from .scan import levels, padded, scan_combines
 
-FLOAT32 = 4
-SPECS = (LinearAttention, LinearRecurrence)  # the specs this module counts
+FLOAT32 = 4  # bytes of a float32: the residual stream, LayerNorm statistics under autocast
 
 
-def _require_linear(spec) -> None:
-    if not isinstance(spec, SPECS):
-        raise ValueError(f"spec must be a LinearAttention or a LinearRecurrence, got {spec!r}")
+def block_weight_casts(d: int, e: int, f: int) -> int:
+    """Elements of the half weight copies one pre-norm block keeps: d (d + 2e) + d^2 + 2 d f.
+
+    qkv, out and both FFN weights; e = h_kv d_k (a Transformer's K and V width, d for
+    linear attention).
+    """
+    return d * (d + 2 * e) + d * d + 2 * d * f
+
+
+def block_float32_extra(P: int, d: int, size: int) -> int:
+    """Bytes one pre-norm block keeps float32 under autocast beyond b = `size`, P positions:
+    the residual stream into both LayerNorms and their statistics, (2Pd + 4P)(4 - b)."""
+    return (2 * P * d + 4 * P) * (FLOAT32 - size)
+
+
+def block_largest_parameter(d: int, e: int, f: int) -> int:
+    """Elements of a pre-norm block's largest weight: d max(d + 2e, f), qkv or an FFN's."""
+    return d * max(d + 2 * e, f)
 
 
 def parameter_tensors(spec) -> int:
@@ -26,7 +41,7 @@ def parameter_tensors(spec) -> int:
     weight and bias each, and two LayerNorms, weight and bias each (a Transformer block's
     12); LinearRecurrence: input and out, weight and bias each, and the decay logits λ.
     """
-    _require_linear(spec)
+    require_linear(spec)
     return spec.layers * (12 if isinstance(spec, LinearAttention) else 5)
 
 
@@ -39,10 +54,10 @@ def weight_casts(spec) -> int:
     and input's from the second on (the first layer's input, the batch, needs none).
     The decay logits are not cast: sigmoid runs in float32.
     """
-    _require_linear(spec)
+    require_linear(spec)
     d, D = spec.d_model, spec.layers
     if isinstance(spec, LinearAttention):
-        return D * (4 * d * d + 2 * d * spec.d_ff)
+        return D * block_weight_casts(d, d, spec.d_ff)
     return (2 * D - 1) * d * d
 
 
@@ -57,14 +72,14 @@ def float32_extra_bytes(spec, n: int, batch: int, size: int) -> int:
     D (m' d + (2N - m - 2 - N / 2) B d)(4 - b), m' = max(m, 1): the powers a^(2^v) and the
     prefixes cloned after the first level (out keeps the half cast of the n states).
     """
-    _require_linear(spec)
+    require_linear(spec)
     B, d, D, wide = batch, spec.d_model, spec.layers, FLOAT32 - size
     if isinstance(spec, LinearAttention):
-        return D * (2 * B * n * d + 4 * B * n) * wide
+        return D * block_float32_extra(B * n, d, size)
     if not spec.scan:
         return D * (d + (n - 1) * B * d) * wide
-    m = (n - 1).bit_length()  # ceil(log2 n)
-    first_level = (1 << m) // 2  # combines of half states, before any float32 power
+    m = levels(n)
+    first_level = padded(n) // 2  # combines of half states, before any float32 power
     return D * (max(m, 1) * d + (scan_combines(n) - first_level) * B * d) * wide
 
 
@@ -73,9 +88,9 @@ def largest_parameter(spec) -> int:
 
     Derived in "Beyond the four": Adam's for-loop makes two temporaries its size.
     """
-    _require_linear(spec)
+    require_linear(spec)
     d = spec.d_model
-    return d * max(3 * d, spec.d_ff) if isinstance(spec, LinearAttention) else d * d
+    return block_largest_parameter(d, d, spec.d_ff) if isinstance(spec, LinearAttention) else d * d
 
 
 def transients(spec, n: int, batch: int, size: int,
@@ -96,13 +111,13 @@ def transients(spec, n: int, batch: int, size: int,
     N > n, the n states copied out of them, u': forward, backward and when a checkpointed
     layer is recomputed, before out's input and GELU's, 2u, exist or after they are freed.
     """
-    _require_linear(spec)
+    require_linear(spec)
     B, d = batch, spec.d_model
     u = B * n * d * size
     if isinstance(spec, LinearRecurrence):
         if not spec.scan:
             return 2 * u, u, 2 * u, 0
-        N, wide = 1 << (n - 1).bit_length(), FLOAT32 if mixed else size
+        N, wide = padded(n), FLOAT32 if mixed else size
         scan = 4 * B * N * d * wide + (B * n * d * wide if N > n else 0)
         return scan, scan, scan, 2 * u
     h, f, P = spec.heads, spec.d_ff, B * n

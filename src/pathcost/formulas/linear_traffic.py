@@ -9,6 +9,31 @@ by side (``linear.LinearSelfAttention``).
 """
 
 from ..specs import LinearAttention, LinearRecurrence
+from .scan import levels, padded
+
+
+def block_bytes(P: int, d: int, e: int, f: int, size: int) -> int:
+    """Unfused bytes of a pre-norm block outside its attention, over P positions.
+
+    Two LayerNorms 2 (2Pd + 2d) b + 2 (2P) max(b, 4) (mean and rstd); qkv (addmm)
+    Pd + d (d + 2e) + (d + 2e) + P (d + 2e); out (addmm) and two residual adds
+    2Pd + d^2 + d + 6Pd; the FFN Pd + df + f + Pf + 2Pf + Pf + fd + d + Pd. e = h_kv d_k: a
+    Transformer's K and V width, d for linear attention; b = `size`.
+    """
+    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd below)
+    el += P * d + d * (d + 2 * e) + (d + 2 * e) + P * (d + 2 * e)  # qkv addmm
+    el += 2 * P * d + d * d + d + 2 * 3 * P * d  # out addmm, two residual adds
+    el += P * d + d * f + f + P * f + 2 * P * f + P * f + f * d + d + P * d  # ffn
+    stat = 2 * P * max(size, 4)
+    return el * size + 2 * stat
+
+
+def transfer_elements(batch: int, d: int) -> int:
+    """Elements one state transfer (``addcmul``) moves: 3 B d + d.
+
+    It reads u_t and h_(t-1) (B d each) and the decays a (d), and writes h_t (B d).
+    """
+    return 3 * batch * d + d
 
 
 def _attention_core(d: int, h: int, k: int, P: int, decode: bool) -> int:
@@ -35,13 +60,8 @@ def linear_attention_bytes(spec: LinearAttention, n: int, batch: int, size: int,
     """
     d, h, k, f = spec.d_model, spec.heads, spec.d_head, spec.d_ff
     P = batch if decode else batch * n
-    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd below)
-    el += P * d + 3 * d * d + 3 * d + 3 * P * d  # qkv addmm
-    el += _attention_core(d, h, k, P, decode)
-    el += 2 * P * d + d * d + d + 2 * 3 * P * d  # out addmm, two residual adds
-    el += P * d + d * f + f + P * f + 2 * P * f + P * f + f * d + d + P * d  # ffn
-    stat = 2 * P * max(size, 4)
-    return spec.layers * (el * size + 2 * stat)
+    core = _attention_core(d, h, k, P, decode) * size
+    return spec.layers * (block_bytes(P, d, d, f, size) + core)  # K and V: d wide
 
 
 def scan_elements(n: int, batch: int, d: int) -> int:
@@ -52,8 +72,7 @@ def scan_elements(n: int, batch: int, d: int) -> int:
     clone, addcmul, cat, 5 B c(v) d + d + 2 B N d; each down-sweep level v = 0 .. m - 2,
     5 B (c(v) - 1) d + d + 2 B (N - 2^(v+1)) d + 2 B N d (the middle's cat, then the whole).
     """
-    m = (n - 1).bit_length()
-    N, B = 1 << m, batch
+    m, N, B = levels(n), padded(n), batch
     el = B * n * d + B * N * d + 3 * d * max(m - 1, 0)
     for level in range(m):
         el += 5 * B * (N >> (level + 1)) * d + d + 2 * B * N * d
@@ -77,10 +96,10 @@ def linear_recurrence_bytes(spec: LinearRecurrence, n: int, batch: int, size: in
     P = B if decode else B * n
     el = 2 * (2 * P * d + d * d + d) + 2 * d + 2 * P * d  # input, out, sigmoid, GELU
     if decode:
-        el += 3 * B * d + d
+        el += transfer_elements(B, d)
     elif spec.scan:
         el += scan_elements(n, B, d)
-        el += 2 * P * d if n < 1 << (n - 1).bit_length() else 0
+        el += 2 * P * d if n < padded(n) else 0
     else:
-        el += B * d + n * (3 * B * d + d) + 2 * P * d
+        el += B * d + n * transfer_elements(B, d) + 2 * P * d
     return spec.layers * el * size

@@ -12,9 +12,18 @@ numbers here count per channel and per layer; ``paths.sequential_steps`` calls
 from ..checks import require_positive
 
 
-def _levels(n: int) -> int:
-    """m = ceil(log2 n), 0 for n = 1."""
+def levels(n: int) -> int:
+    """m = ceil(log2 n), the doublings from 1 to the scan's padded length; 0 for n = 1.
+
+    Integer arithmetic, exact for every n >= 1 (no floating-point log2); the callers
+    validate n.
+    """
     return (n - 1).bit_length()
+
+
+def padded(n: int) -> int:
+    """N = 2^m, m = ceil(log2 n): the length the scan pads n positions to (1 for n = 1)."""
+    return 1 << levels(n)
 
 
 def scan_combines(n: int) -> int:
@@ -24,8 +33,8 @@ def scan_combines(n: int) -> int:
     n = 1), against the loop's n transfers; padded positions are combined too.
     """
     require_positive(n=n)
-    m = _levels(n)
-    return 2 * (1 << m) - m - 2
+    m = levels(n)
+    return 2 * padded(n) - m - 2
 
 
 def scan_levels(n: int) -> int:
@@ -36,7 +45,7 @@ def scan_levels(n: int) -> int:
     down-sweep level, so the longest chain (``scan_depth``) is one shorter from n = 3 on.
     """
     require_positive(n=n)
-    m = _levels(n)
+    m = levels(n)
     return max(2 * m - 1, 0)
 
 
@@ -57,8 +66,8 @@ def scan_depth(n: int, layers: int = 1) -> int:
     anywhere, padded positions included (they are computed). O(D N) work, D = `layers`.
     """
     require_positive(n=n, layers=layers)
-    m = _levels(n)
-    size = 1 << m
+    m = levels(n)
+    size = padded(n)
     depths, longest = [0] * n, 0
     for _ in range(layers):
         h = depths + [0] * (size - n)

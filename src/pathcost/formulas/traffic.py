@@ -40,7 +40,7 @@ from .costs import (
     window_blocks,
 )
 from .decode import decode_state_bytes, decode_step_flops, require_decoder
-from .linear_traffic import linear_attention_bytes, linear_recurrence_bytes
+from .linear_traffic import block_bytes, linear_attention_bytes, linear_recurrence_bytes
 
 PHASES = ("forward", "prefill", "decode")
 COUNTS = ("unfused", "ideal")
@@ -73,12 +73,18 @@ def _conv(spec: CNN, n: int, B: int, s: int, decode: bool) -> int:
     return total * s
 
 
-def _positions(P: int, B: int, rows: int, d: int, s: int) -> int:
-    """Bytes of building the sinusoidal encoding of `P` positions (float32, cast to dtype)
-    and adding it.
+def _positions(spec, n: int, B: int, s: int, decode: bool) -> int:
+    """Bytes of building the sinusoidal encoding of P positions (float32, cast to dtype)
+    and adding it, 0 for a spec without positions (a Transformer or linear attention).
 
-    `rows` is what is added: B n d plus n d (forward) or B d plus d (the one row decoded).
+    Forward: P = n, and what is added is B n d plus n d; decode: P = n + 1, B d plus d (the
+    one row decoded).
     """
+    if not spec.positional:
+        return 0
+    d = spec.d_model
+    P, added = (n + 1, 1) if decode else (n, n)  # positions built, rows added
+    rows = 2 * B * added * d + added * d
     half = d // 2
     f32 = 4 * P + 8 * half + (8 + 4) * half + 2 * 4 * half  # arange, arange, mul, exp
     f32 += 4 * (P + half + P * half) + 2 * 2 * 4 * P * half + 2 * 4 * P * d  # outer, sin, cos
@@ -90,22 +96,15 @@ def _transformer_step(spec: Transformer, n: int, B: int, s: int) -> int:
     """Unfused bytes of one Decoder.step after n tokens: every layer, positions included."""
     d, f, h, hkv = spec.d_model, spec.d_ff, spec.heads, spec.key_value_heads
     e = hkv * spec.d_head
-    stat = 2 * B * max(s, 4)
     r = kv_cache_rows(spec, n) + 1  # keys the query reads, its own included
-    el = 2 * (2 * B * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
-    el += B * d + d * (d + 2 * e) + (d + 2 * e) + B * (d + 2 * e)  # qkv addmm
-    el += 2 * 2 * B * r * e  # cat the new K and V rows to the cache
+    el = 2 * 2 * B * r * e  # cat the new K and V rows to the cache
     el += 2 * B * d if B > 1 and hkv > 1 else 0  # matmul copies q (a strided view) first
     el += (B * d + B * r * e + B * h * r) + 3 * 2 * B * h * r  # Q K^T, / sqrt(d_k), + 0, softmax
     el += B * h * r + B * r * e + B * d  # A V
-    el += 2 * B * d + d * d + d + 2 * 3 * B * d  # out addmm, two residual adds
-    el += B * d + d * f + f + B * f + 2 * B * f + B * f + f * d + d + B * d  # ffn
     if spec.window is not None and r > spec.window:
         el += 2 * 2 * B * spec.window * e  # keep the last w rows, cloned
-    total = spec.layers * (el * s + 2 * stat)
-    if spec.positional:
-        total += _positions(n + 1, B, 2 * B * d + d, d, s)
-    return total
+    block = block_bytes(B, d, e, f, s)  # LayerNorms, qkv, out, residual adds, FFN
+    return spec.layers * (block + el * s) + _positions(spec, n, B, s, True)
 
 
 def _window_mask(n: int, w: int, causal: bool, s: int) -> int:
@@ -179,17 +178,10 @@ def _full_attention(spec: Transformer, n: int, B: int, s: int) -> int:
 def _transformer_forward(spec: Transformer, n: int, B: int, s: int) -> int:
     """Unfused bytes of a Transformer forward over n positions, full or blocked local."""
     d, f, e, P = spec.d_model, spec.d_ff, spec.key_value_heads * spec.d_head, B * n
-    stat = 2 * P * max(s, 4)
-    el = 2 * (2 * P * d + 2 * d)  # two LayerNorms (their mean and rstd in `stat`)
-    el += P * d + d * (d + 2 * e) + (d + 2 * e) + P * (d + 2 * e)  # qkv addmm
-    el += 2 * P * d + d * d + d + 2 * 3 * P * d  # out addmm, two residual adds
-    el += P * d + d * f + f + P * f + 2 * P * f + P * f + f * d + d + P * d  # ffn
     local = spec.window is not None and spec.window < n
     attention = (_local_attention if local else _full_attention)(spec, n, B, s)
-    total = spec.layers * (el * s + 2 * stat + attention)
-    if spec.positional:
-        total += _positions(n, B, 2 * P * d + n * d, d, s)
-    return total
+    block = block_bytes(P, d, e, f, s)  # LayerNorms, qkv, out, residual adds, FFN
+    return spec.layers * (block + attention) + _positions(spec, n, B, s, False)
 
 
 def _hybrid_forward(spec: Hybrid, n: int, B: int, s: int) -> int:
@@ -218,12 +210,8 @@ def _unfused(spec, n: int, B: int, s: int, decode: bool) -> int:
     if isinstance(spec, CNN):
         return _conv(spec, n, B, s, decode)
     if isinstance(spec, LinearAttention):
-        total = linear_attention_bytes(spec, n, B, s, decode)
-        if spec.positional:  # as a Transformer's: n positions, or the one row decoded
-            d = spec.d_model
-            rows = 2 * B * d + d if decode else 2 * B * n * d + n * d
-            total += _positions(n + 1 if decode else n, B, rows, d, s)
-        return total
+        # positions as a Transformer's: n positions, or the one row decoded
+        return linear_attention_bytes(spec, n, B, s, decode) + _positions(spec, n, B, s, decode)
     if isinstance(spec, LinearRecurrence):
         return linear_recurrence_bytes(spec, n, B, s, decode)
     return (_transformer_step if decode else _transformer_forward)(spec, n, B, s)
